@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+"""The ``kilo.mesh.topology`` lookup inside a real ``ansible-playbook`` run (project issue 6).
+
+For each size (200 and 500 hosts; ``--quick``: 100) the script writes an inventory of local hosts
+(``ansible_connection: local``), all in group ``kilo`` with the ``kilo_*`` host variables of a
+synthetic cluster (benchmarks/cluster.py), and two playbooks over group ``kilo``:
+
+``lookup.yml``    every host calls the lookup and keeps its own entry
+                  (``lookup('kilo.mesh.topology')['nodes'][inventory_hostname]``), then asserts on it;
+``baseline.yml``  the same two tasks with a trivial ``set_fact`` instead of the lookup.
+
+Both run through ``ansible-playbook``'s own entry point (``ansible.cli.playbook.main``) in a child
+process started as ``bench_lookup_play.py --driver ...``. The driver installs the collection loader,
+wraps ``build_topology`` and ``LookupModule.run`` with counters, then runs the CLI unchanged; forks,
+workers and callbacks are Ansible's own. Every wrapped call appends one JSON line (pid, seconds) to
+the file named by ``KILO_MESH_BENCH_STATS``; Ansible forks a worker per host and task, so the file is
+the only way the counts get back.
+
+Reported per size: wall time of both plays, the number of topology computations (``build_topology``
+calls) and lookup calls, the summed lookup time, the lookup's share of the play's wall time and the
+peak RSS of the controller and its workers.
+
+Targets (exit 1 and the reason when missed): the topology is computed once per play (exactly one
+``build_topology`` call however many hosts use it) and the summed lookup time is under 5 % of the
+wall time of the 500-host play.
+
+Usage: ``python benchmarks/bench_lookup_play.py [--quick] [--forks N] [--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+COLLECTIONS_ROOT = REPO / ".cache" / "collections"
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from cluster import make_cluster
+
+STATS_ENV = "KILO_MESH_BENCH_STATS"
+SHARE_TARGET = 0.05
+SHARE_TARGET_HOSTS = 500
+TOPOLOGY_PACKAGE = "ansible_collections.kilo.mesh.plugins.module_utils.topology"
+LOOKUP_MODULE = "ansible_collections.kilo.mesh.plugins.lookup.topology"
+
+#: host variable read by the lookup for each node field (docs/architecture.md)
+HOST_VARS = {
+    "location": "kilo_location",
+    "endpoint": "kilo_endpoint",
+    "internal_ip": "kilo_internal_ip",
+    "pod_cidr": "kilo_pod_cidr",
+    "public_key": "kilo_public_key",
+    "leader": "kilo_leader",
+    "persistent_keepalive": "kilo_persistent_keepalive",
+    "allowed_location_ips": "kilo_allowed_location_ips",
+    "discovered_endpoints": "kilo_discovered_endpoints",
+}
+#: the expression every host evaluates; peers come from a group variable
+LOOKUP_EXPRESSION = "lookup('kilo.mesh.topology', peers=kilo_bench_peers)['nodes'][inventory_hostname]"
+
+
+# --------------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------------
+def _play(name: str, value: str) -> str:
+    return f"""---
+- name: {name}
+  hosts: kilo
+  gather_facts: false
+  tasks:
+    - name: Read this host's part of the mesh
+      ansible.builtin.set_fact:
+        bench_node: "{{{{ {value} }}}}"
+
+    - name: Use it
+      ansible.builtin.assert:
+        that:
+          - bench_node.segment is string
+          - bench_node.segment | length > 0
+        quiet: true
+"""
+
+
+def write_files(workdir: Path, hosts: int, locations: int = 20, peers: int = 10) -> tuple[Path, dict[str, Path]]:
+    """Inventory (YAML, valid JSON too) and the two playbooks; returns their paths."""
+    cluster = make_cluster(hosts, locations, peers)
+    host_vars: dict[str, dict[str, Any]] = {}
+    for node in cluster["nodes"]:
+        entry: dict[str, Any] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        for field, var in HOST_VARS.items():
+            if node.get(field) is not None:
+                entry[var] = node[field]
+        host_vars[node["name"]] = entry
+    inventory = {"all": {"children": {"kilo": {"hosts": host_vars, "vars": {"kilo_bench_peers": cluster["peers"]}}}}}
+    workdir.mkdir(parents=True, exist_ok=True)
+    inventory_path = workdir / "inventory.yml"
+    # JSON is YAML; one document marker keeps yamllint-style readers happy
+    inventory_path.write_text("---\n" + json.dumps(inventory, indent=1) + "\n")
+    playbooks = {
+        "lookup": workdir / "lookup.yml",
+        "baseline": workdir / "baseline.yml",
+    }
+    playbooks["lookup"].write_text(_play("Every host reads the topology", LOOKUP_EXPRESSION))
+    playbooks["baseline"].write_text(
+        _play("Every host sets a trivial fact", "{'segment': 'location:' ~ kilo_location | default('')}")
+    )
+    return inventory_path, playbooks
+
+
+# --------------------------------------------------------------------------------------------
+# the instrumented ansible-playbook (child process)
+# --------------------------------------------------------------------------------------------
+def _record(event: str, seconds: float) -> None:
+    line = json.dumps({"event": event, "pid": os.getpid(), "seconds": seconds}) + "\n"
+    fd = os.open(os.environ[STATS_ENV], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def _timed(event: str, function: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _record(event, time.perf_counter() - start)
+
+    wrapper.__wrapped__ = function  # type: ignore[attr-defined]
+    return wrapper
+
+
+def driver(argv: list[str]) -> int:
+    """``ansible-playbook ARGV`` in this process, with counters around the topology and the lookup."""
+    import atexit
+    import importlib
+    import warnings
+
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader()
+    build = importlib.import_module(TOPOLOGY_PACKAGE + ".build")
+    package = importlib.import_module(TOPOLOGY_PACKAGE)
+    original = build.build_topology
+    counted = _timed("build", original)
+    build.build_topology = counted
+    package.build_topology = counted
+    try:
+        lookup = importlib.import_module(LOOKUP_MODULE)
+    except ModuleNotFoundError:  # no lookup plugin (yet): ansible-playbook reports it if a play uses it
+        lookup = None
+    if lookup is not None:
+        for name, value in list(vars(lookup).items()):
+            if value is original:  # the lookup imported the function itself
+                setattr(lookup, name, counted)
+        lookup.LookupModule.run = _timed("lookup", lookup.LookupModule.run)
+
+    def report_rss() -> None:
+        if os.getpid() == parent:
+            rss = max(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            )
+            _record("maxrss_kib", rss)
+
+    parent = os.getpid()
+    atexit.register(report_rss)
+    warnings.filterwarnings("ignore", message="AnsibleCollectionFinder has already been configured")
+    from ansible.cli.playbook import main as playbook_main
+
+    sys.argv = ["ansible-playbook", *argv]
+    return playbook_main() or 0
+
+
+# --------------------------------------------------------------------------------------------
+# measurement
+# --------------------------------------------------------------------------------------------
+def ensure_collection_link() -> Path:
+    """``.cache/collections/ansible_collections/kilo/mesh`` -> the checkout (as tests/conftest.py does)."""
+    link = COLLECTIONS_ROOT / "ansible_collections" / "kilo" / "mesh"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        if link.exists():
+            raise RuntimeError(f"{link} exists and is not a symlink; remove it")
+        link.symlink_to(REPO)
+    return COLLECTIONS_ROOT
+
+
+def run_play(playbook: Path, inventory: Path, forks: int, workdir: Path) -> dict[str, Any]:
+    """Run one playbook through the driver; returns wall time, counts and the log path."""
+    stats = workdir / f"{playbook.stem}.stats.jsonl"
+    log = workdir / f"{playbook.stem}.log"
+    stats.unlink(missing_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            STATS_ENV: str(stats),
+            "ANSIBLE_COLLECTIONS_PATH": str(ensure_collection_link()),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_HOST_KEY_CHECKING": "0",
+            "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
+            "ANSIBLE_HOME": str(workdir / "ansible-home"),
+        }
+    )
+    command = [sys.executable, str(Path(__file__).resolve()), "--driver", str(playbook), "-i", str(inventory)]
+    command += ["-f", str(forks)]
+    start = time.perf_counter()
+    with log.open("w") as output:
+        proc = subprocess.run(command, cwd=str(workdir), env=env, stdout=output, stderr=subprocess.STDOUT, check=False)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        raise RuntimeError(f"ansible-playbook {playbook.name} failed ({proc.returncode}), log {log}:\n{tail}")
+    events = [json.loads(line) for line in stats.read_text().splitlines()] if stats.exists() else []
+    builds = [event for event in events if event["event"] == "build"]
+    lookups = [event for event in events if event["event"] == "lookup"]
+    rss = [event["seconds"] for event in events if event["event"] == "maxrss_kib"]
+    return {
+        "playbook": playbook.name,
+        "wall": wall,
+        "builds": len(builds),
+        "build_pids": len({event["pid"] for event in builds}),
+        "build_seconds": sum(event["seconds"] for event in builds),
+        "lookups": len(lookups),
+        "lookup_seconds": sum(event["seconds"] for event in lookups),
+        "lookup_max": max((event["seconds"] for event in lookups), default=0.0),
+        "maxrss_kib": int(max(rss, default=0)),
+        "log": str(log),
+    }
+
+
+def run_size(hosts: int, forks: int, workdir: Path) -> dict[str, Any]:
+    inventory, playbooks = write_files(workdir, hosts)
+    baseline = run_play(playbooks["baseline"], inventory, forks, workdir)
+    lookup = run_play(playbooks["lookup"], inventory, forks, workdir)
+    return {
+        "hosts": hosts,
+        "forks": forks,
+        "baseline": baseline,
+        "lookup": lookup,
+        "share": lookup["lookup_seconds"] / lookup["wall"],
+        "extra_wall_share": (lookup["wall"] - baseline["wall"]) / lookup["wall"],
+    }
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    header = (
+        "| hosts | forks | baseline play s | lookup play s | topology computations | lookup calls "
+        "| lookup s (sum) | slowest lookup s | lookup share of wall | extra wall vs baseline | max RSS MiB |"
+    )
+    lines = [header, "|" + "---|" * 11]
+    for row in results:
+        lookup = row["lookup"]
+        lines.append(
+            f"| {row['hosts']} | {row['forks']} | {row['baseline']['wall']:.1f} | {lookup['wall']:.1f} "
+            f"| {lookup['builds']} | {lookup['lookups']} | {lookup['lookup_seconds']:.2f} | {lookup['lookup_max']:.3f} "
+            f"| {row['share']:.1%} | {row['extra_wall_share']:.1%} | {lookup['maxrss_kib'] / 1024:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def check_targets(results: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    checks = []
+    for row in results:
+        lookup = row["lookup"]
+        checks.append(
+            (
+                f"{row['hosts']} hosts: topology computed once per play",
+                lookup["builds"] == 1 and lookup["lookups"] == row["hosts"],
+                f"{lookup['builds']} build_topology call(s) in {lookup['build_pids']} process(es) "
+                f"for {lookup['lookups']} lookup call(s) ({lookup['build_seconds']:.2f} s computing)",
+            )
+        )
+        if row["hosts"] == SHARE_TARGET_HOSTS:
+            checks.append(
+                (
+                    f"{row['hosts']} hosts: lookup under {SHARE_TARGET:.0%} of the play's wall time",
+                    row["share"] < SHARE_TARGET,
+                    f"{lookup['lookup_seconds']:.2f} s of {lookup['wall']:.1f} s = {row['share']:.1%} "
+                    f"(play {lookup['wall'] - row['baseline']['wall']:+.1f} s vs the baseline play)",
+                )
+            )
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["--driver"]:
+        return driver(args_list[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one play of 100 hosts")
+    parser.add_argument("--hosts", type=int, nargs="+", help="sizes to run (default 200 500)")
+    parser.add_argument("--forks", type=int, default=5, help="ansible-playbook --forks (default 5, Ansible's)")
+    parser.add_argument("--keep", type=Path, help="write inventories, playbooks and logs here and keep them")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    args = parser.parse_args(args_list)
+    sizes = args.hosts or ([100] if args.quick else [200, 500])
+    root = args.keep or Path(tempfile.mkdtemp(prefix="kilo-mesh-bench-"))
+    results = []
+    try:
+        for hosts in sizes:
+            row = run_size(hosts, args.forks, root / f"hosts-{hosts}")
+            print(
+                f"  {hosts} hosts: baseline {row['baseline']['wall']:.1f} s, lookup {row['lookup']['wall']:.1f} s",
+                file=sys.stderr,
+            )
+            results.append(row)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    checks = check_targets(results)
+    print(f"# kilo.mesh lookup in ansible-playbook: local hosts, forks {args.forks}, Python {sys.version.split()[0]}")
+    print()
+    print(format_table(results))
+    print()
+    print("\n".join(f"{'PASS' if met else 'MISS'}  {name}: {detail}" for name, met, detail in checks))
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "checks": checks}, indent=2) + "\n")
+    missed = [name for name, met, _detail in checks if not met]
+    if missed:
+        print(f"\n{len(missed)} target(s) missed", file=sys.stderr)
+        return 1
+    print(f"\nall {len(checks)} targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

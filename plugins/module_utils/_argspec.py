@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+"""Shared argument-spec pieces of the kilo.mesh modules (private, no stable API).
+
+Each function returns a fresh dict, so a module can change its copy. The options are documented
+once, in ``plugins/doc_fragments/_kube.py``; change both files together.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+DEFAULT_TOPOLOGY_LABEL = "topology.kubernetes.io/region"
+DEFAULT_SUBNET = "10.4.0.0/16"
+DEFAULT_PORT = 51820
+GRANULARITIES = ["location", "full", "cross"]
+
+
+def kube_argument_spec() -> Dict[str, Any]:
+    """Options that say how to reach the Kubernetes API (doc fragment ``kilo.mesh._kube``)."""
+    return {
+        "kubeconfig": {"type": "path"},
+        "context": {"type": "str"},
+    }
+
+
+def topology_source_argument_spec() -> Dict[str, Any]:
+    """Where the mesh comes from: a live cluster or inventory data (doc fragment ``kilo.mesh._kube.topology``).
+
+    Includes :func:`kube_argument_spec`.
+    """
+    spec = kube_argument_spec()
+    spec.update(
+        {
+            "source": {"type": "str", "choices": ["cluster", "inventory"], "default": "cluster"},
+            "topology_label": {"type": "str", "default": DEFAULT_TOPOLOGY_LABEL},
+            "nodes": {"type": "list", "elements": "dict", "default": []},
+            "peers": {"type": "list", "elements": "dict", "default": []},
+            "granularity": {"type": "str", "choices": list(GRANULARITIES), "default": "location"},
+            "subnet": {"type": "str"},
+            "service_cidrs": {"type": "list", "elements": "str", "default": []},
+        }
+    )
+    return spec
+
+
+def topology_from_params(params: Dict[str, Any], extra_peers: Any = ()) -> Any:
+    """Build the topology the options of :func:`topology_source_argument_spec` describe.
+
+    ``source=cluster`` reads Nodes and Peers through ``k8s_cluster.read_cluster`` (Kilo's readiness
+    rules); O(peers) and ``extra_peers`` replace cluster Peers of the same name or add to them.
+    ``source=inventory`` uses O(nodes) and O(peers) as given. Raises ``TopologyError`` for bad input
+    and whatever ``read_cluster`` raises for API problems; the caller maps both to ``fail_json``.
+    """
+    from .topology.build import build_topology
+
+    peers_by_name: Dict[str, Any] = {}
+    subnet = params.get("subnet")
+    if params.get("source", "cluster") == "cluster":
+        from .k8s_cluster import read_cluster
+
+        nodes, cluster_peers, hint = read_cluster(
+            kubeconfig=params.get("kubeconfig"),
+            context=params.get("context"),
+            topology_label=params.get("topology_label") or DEFAULT_TOPOLOGY_LABEL,
+        )
+        for peer in cluster_peers:
+            peers_by_name[peer["name"]] = peer
+        subnet = subnet or hint
+    else:
+        nodes = list(params.get("nodes") or [])
+    for peer in list(params.get("peers") or []) + list(extra_peers):
+        peers_by_name[peer["name"]] = peer
+    return build_topology(
+        nodes,
+        [peers_by_name[name] for name in sorted(peers_by_name)],
+        granularity=params.get("granularity") or "location",
+        port=params.get("port") or DEFAULT_PORT,
+        subnet=subnet or DEFAULT_SUBNET,
+        service_cidrs=params.get("service_cidrs") or (),
+    )

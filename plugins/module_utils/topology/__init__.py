@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+"""Kilo's mesh topology in plain Python (SPEC sections 1-4).
+
+This package is private to the kilo.mesh collection and has NO stable API: names may change in any
+release. It imports only the standard library and its own modules (relative imports), so it loads
+as ``ansible_collections.kilo.mesh.plugins.module_utils.topology`` inside Ansible and as a
+top-level ``topology`` package under plain pytest. It runs on Python 3.8+.
+"""
+
+from __future__ import annotations
+
+from .build import build_topology, parse_node, parse_peer
+from .errors import (
+    DuplicateKeyError,
+    DuplicateNameError,
+    InvalidCIDRError,
+    InvalidEndpointError,
+    InvalidFieldError,
+    InvalidGranularityError,
+    InvalidKeepaliveError,
+    InvalidKeyError,
+    InvalidPortError,
+    MissingEndpointError,
+    NotLeaderError,
+    OverlapError,
+    SubnetTooSmallError,
+    TopologyError,
+    UnknownNameError,
+)
+from .model import Endpoint, NodeSpec, Peer, PeerSpec, Route, Rule, Segment, Topology, WgPeer
+from .parse import endpoint_problem, parse_endpoint
+from .render import render_conf, to_yaml
+
+__all__ = [
+    "DuplicateKeyError",
+    "DuplicateNameError",
+    "Endpoint",
+    "InvalidCIDRError",
+    "InvalidEndpointError",
+    "InvalidFieldError",
+    "InvalidGranularityError",
+    "InvalidKeepaliveError",
+    "InvalidKeyError",
+    "InvalidPortError",
+    "MissingEndpointError",
+    "NodeSpec",
+    "NotLeaderError",
+    "OverlapError",
+    "Peer",
+    "PeerSpec",
+    "Route",
+    "Rule",
+    "Segment",
+    "SubnetTooSmallError",
+    "Topology",
+    "TopologyError",
+    "UnknownNameError",
+    "WgPeer",
+    "build_topology",
+    "endpoint_problem",
+    "parse_endpoint",
+    "parse_node",
+    "parse_peer",
+    "render_conf",
+    "to_yaml",
+]

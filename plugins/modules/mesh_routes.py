@@ -1,0 +1,349 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: mesh_routes
+short_description: Install the static routes of a Kilo mesh node and remove only its own stale ones
+version_added: 0.1.0
+description:
+  - Makes the set of kernel routes tagged with a dedicated routing protocol id (O(protocol)) equal to O(routes).
+  - Routes of O(routes) are installed with C(ip route replace ... proto O(protocol)); routes that carry the same
+    protocol id but are not in O(routes) are deleted. Routes with any other protocol id are never touched.
+  - The device name V(private) in a route stands for the interface that holds the node's internal IP address.
+    It is resolved on the node, from O(private_device) or by looking up O(private_address).
+  - This is the route part of Kilo's agent (section 4.2 of the Kilo behaviour specification) for nodes that run
+    without the agent.
+author:
+  - kilo.mesh contributors
+extends_documentation_fragment:
+  - kilo.mesh._attributes
+  - kilo.mesh._attributes.FULL_SUPPORT
+options:
+  routes:
+    description:
+      - The routes the node must have, usually the O(routes) of one node of the P(kilo.mesh.topology#lookup) output.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dst:
+        description: Destination prefix (CIDR). Host bits are cleared.
+        type: str
+        required: true
+      via:
+        description: Gateway address. Omit for a route straight onto the device.
+        type: str
+      dev:
+        description: Output device. V(private) is replaced by the interface holding the internal IP.
+        type: str
+        required: true
+      src:
+        description: Preferred source address (a prefix length, if any, is ignored).
+        type: str
+      onlink:
+        description: Set the C(onlink) flag (the gateway need not be on a connected subnet).
+        type: bool
+        default: false
+      table:
+        description: Routing table id. Omitted or V(null) means the main table (254).
+        type: int
+  protocol:
+    description:
+      - Routing protocol id used to tag, find and remove the routes this module owns. Pick an id no other
+        routing software on the node uses.
+    type: int
+    default: 211
+  private_address:
+    description:
+      - The node's internal IP address (CIDR or plain address). The interface holding it replaces V(private) in
+        O(routes[].dev) when O(private_device) is not given.
+    type: str
+  private_device:
+    description: Interface name that replaces V(private) in O(routes[].dev). Takes precedence over O(private_address).
+    type: str
+  state:
+    description:
+      - V(present) makes the owned routes equal to O(routes).
+      - V(absent) removes every route tagged with O(protocol); O(routes) is ignored.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Needs the C(ip) command of iproute2 with JSON output (C(ip -j), iproute2 4.13 or later).
+"""
+
+EXAMPLES = r"""
+---
+- name: Install the routes of this node
+  kilo.mesh.mesh_routes:
+    routes: "{{ kilo_mesh_topology.nodes[inventory_hostname].routes }}"
+    private_address: "{{ kilo_internal_ip }}"
+
+- name: Remove every route this collection installed
+  kilo.mesh.mesh_routes:
+    state: absent
+"""
+
+RETURN = r"""
+routes:
+  description: The owned routes after the run, one C(ip route) style line each, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: ["10.2.2.0/24 via 10.4.0.2 dev kilo0 src 172.31.0.6 onlink"]
+added:
+  description: Routes that were (or in check mode would be) installed or replaced.
+  returned: always
+  type: list
+  elements: str
+  sample: ["10.2.2.0/24 via 10.4.0.2 dev kilo0 src 172.31.0.6 onlink"]
+removed:
+  description: Stale owned routes that were (or in check mode would be) deleted.
+  returned: always
+  type: list
+  elements: str
+  sample: ["10.2.9.0/24 via 10.4.0.3 dev kilo0 onlink"]
+private_device:
+  description: The interface that V(private) resolved to, or V(null) when no route used it.
+  returned: always
+  type: str
+  sample: eth0
+"""
+
+import ipaddress
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+
+MAIN_TABLE = 254
+
+
+class _Route:
+    """One route in a normalised, comparable form."""
+
+    __slots__ = ("dst", "via", "dev", "src", "onlink", "table", "metric")
+
+    def __init__(self, dst, dev, via=None, src=None, onlink=False, table=None, metric=None):
+        self.dst = dst
+        self.dev = dev
+        self.via = via
+        self.src = src
+        self.onlink = bool(onlink)
+        self.table = MAIN_TABLE if table is None else int(table)
+        self.metric = metric
+
+    @property
+    def family(self):
+        return "-6" if ":" in self.dst else "-4"
+
+    def key(self):
+        return (self.family, self.dst, self.via or "", self.dev, self.src or "", self.onlink, self.table)
+
+    def selector(self):
+        """Arguments after ``ip route <verb>`` that identify this route."""
+        args = [self.dst]
+        if self.via:
+            args += ["via", self.via]
+        args += ["dev", self.dev]
+        if self.table != MAIN_TABLE:
+            args += ["table", str(self.table)]
+        return args
+
+    def text(self):
+        words = [self.dst]
+        if self.via:
+            words += ["via", self.via]
+        words += ["dev", self.dev]
+        if self.src:
+            words += ["src", self.src]
+        if self.onlink:
+            words.append("onlink")
+        if self.table != MAIN_TABLE:
+            words += ["table", str(self.table)]
+        return " ".join(words)
+
+
+def _address(value):
+    """Plain address text of ``value`` (which may carry a prefix length), or None."""
+    if value in (None, ""):
+        return None
+    return str(ipaddress.ip_interface(str(value)).ip)
+
+
+def _prefix(value):
+    return str(ipaddress.ip_network(str(value), strict=False))
+
+
+def _table_id(value):
+    if value in (None, "", "main"):
+        return MAIN_TABLE
+    if value == "local":
+        return 255
+    if value == "default":
+        return 253
+    return int(value)
+
+
+def _desired_routes(params, resolve_private):
+    routes = {}
+    for index, spec in enumerate(params["routes"]):
+        try:
+            dst = _prefix(spec["dst"])
+            via = _address(spec.get("via"))
+            src = _address(spec.get("src"))
+        except ValueError as exc:
+            raise ValueError("routes[%d]: %s" % (index, exc)) from exc
+        dev = spec["dev"]
+        if dev == "private":
+            dev = resolve_private()
+        route = _Route(dst, dev, via=via, src=src, onlink=spec.get("onlink"), table=spec.get("table"))
+        # a kernel table holds one route per destination (and metric); the first spec wins, like ip route replace
+        routes.setdefault((route.family, route.dst, route.table), route)
+    return sorted(routes.values(), key=lambda r: r.key())
+
+
+class _Ip:
+    def __init__(self, module):
+        self.module = module
+        self.binary = module.get_bin_path("ip", required=True)
+
+    def run(self, args, json_output=False):
+        cmd = [self.binary] + (["-j"] if json_output else []) + args
+        rc, out, err = self.module.run_command(cmd)
+        if rc != 0:
+            self.module.fail_json(msg="command %s failed (rc=%d): %s" % (" ".join(cmd), rc, err.strip()), cmd=cmd)
+        return out
+
+    def owned_routes(self, protocol):
+        routes = []
+        for family in ("-4", "-6"):
+            out = self.run([family, "route", "show", "table", "all", "proto", str(protocol)], json_output=True)
+            for entry in json.loads(out or "[]"):
+                dst = entry.get("dst", "")
+                if dst == "default":
+                    dst = "0.0.0.0/0" if family == "-4" else "::/0"
+                routes.append(
+                    _Route(
+                        _prefix(dst),
+                        entry.get("dev", ""),
+                        via=entry.get("gateway"),
+                        src=entry.get("prefsrc"),
+                        onlink="onlink" in entry.get("flags", []),
+                        table=_table_id(entry.get("table")),
+                        metric=entry.get("metric"),
+                    )
+                )
+        return sorted(routes, key=lambda r: r.key())
+
+    def device_holding(self, address):
+        wanted = ipaddress.ip_interface(str(address)).ip
+        family = "-6" if wanted.version == 6 else "-4"
+        for entry in json.loads(self.run([family, "addr", "show"], json_output=True) or "[]"):
+            for info in entry.get("addr_info", []):
+                if info.get("local") and ipaddress.ip_address(info["local"]) == wanted:
+                    return entry["ifname"]
+        return None
+
+
+def main():
+    route_spec = dict(
+        dst=dict(type="str", required=True),
+        via=dict(type="str"),
+        dev=dict(type="str", required=True),
+        src=dict(type="str"),
+        onlink=dict(type="bool", default=False),
+        table=dict(type="int"),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            routes=dict(type="list", elements="dict", options=route_spec, default=[]),
+            protocol=dict(type="int", default=211),
+            private_address=dict(type="str"),
+            private_device=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not 1 <= params["protocol"] <= 255:
+        module.fail_json(msg="protocol must be a routing protocol id between 1 and 255, got %d" % params["protocol"])
+
+    ip = _Ip(module)
+    resolved = {}
+
+    def resolve_private():
+        if "dev" not in resolved:
+            if params["private_device"]:
+                resolved["dev"] = params["private_device"]
+            elif params["private_address"]:
+                dev = ip.device_holding(params["private_address"])
+                if dev is None:
+                    module.fail_json(
+                        msg="a route uses dev 'private' but no interface holds the internal IP %s; set the node's "
+                        "internal IP (kilo_internal_ip) to an address of this host or pass private_device"
+                        % params["private_address"]
+                    )
+                resolved["dev"] = dev
+            else:
+                module.fail_json(msg="a route uses dev 'private' but neither private_address nor private_device is set")
+        return resolved["dev"]
+
+    if params["state"] == "present":
+        try:
+            desired = _desired_routes(params, resolve_private)
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+    else:
+        desired = []
+
+    current = ip.owned_routes(params["protocol"])
+    desired_keys = set(route.key() for route in desired)
+    current_keys = set(route.key() for route in current)
+    stale = [route for route in current if route.key() not in desired_keys]
+    missing = [route for route in desired if route.key() not in current_keys]
+    changed = bool(stale or missing)
+
+    if changed and not module.check_mode:
+        # a stale route whose destination is wanted again is overwritten in place by "replace" (no gap)
+        replaced = set((route.family, route.dst, route.table) for route in missing)
+        for route in stale:
+            if (route.family, route.dst, route.table) in replaced:
+                continue
+            args = [route.family, "route", "del"] + route.selector() + ["proto", str(params["protocol"])]
+            if route.metric is not None:
+                args += ["metric", str(route.metric)]
+            ip.run(args)
+        for route in missing:
+            args = [route.family, "route", "replace"] + route.selector()
+            if route.src:
+                args += ["src", route.src]
+            if route.onlink:
+                args.append("onlink")
+            ip.run(args + ["proto", str(params["protocol"])])
+
+    before = sorted(route.text() for route in current)
+    after = sorted(route.text() for route in desired)
+    result = dict(
+        changed=changed,
+        routes=after,
+        added=sorted(route.text() for route in missing),
+        removed=sorted(route.text() for route in stale),
+        private_device=resolved.get("dev"),
+    )
+    if module._diff:
+        result["diff"] = dict(
+            before="".join(line + "\n" for line in before),
+            after="".join(line + "\n" for line in after),
+            before_header="routes proto %d (before)" % params["protocol"],
+            after_header="routes proto %d (after)" % params["protocol"],
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,666 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: peer
+short_description: Manage Kilo Peer resources (VPN clients and external peers of the mesh)
+version_added: 0.1.0
+author:
+  - kilo.mesh contributors
+description:
+  - Creates, updates and deletes Kilo C(Peer) custom resources (V(kilo.squat.ai/v1alpha1), cluster-scoped),
+    what users otherwise do with C(kubectl apply) of a Peer manifest.
+  - Manage one peer with O(name), or a set of peers with O(peers); with O(prune=true) the set is exact
+    and managed Peers that are not listed are deleted.
+  - Every peer is validated B(before anything is sent) to the cluster, with the rules of Kilo's
+    peer-validation webhook (keys are 32-byte base64, allowed IPs are CIDRs, endpoint and keepalive are valid)
+    plus overlap checks the webhook does not make. An allowed IP range must not overlap a node's pod CIDR,
+    a node's internal IP, the WireGuard subnet, a service CIDR, or another peer's allowed IPs. All
+    problems are reported at once, each naming the peer, the field and the value.
+  - An existing Peer is only changed when its spec differs from the wanted one (or a label in O(labels) is missing).
+extends_documentation_fragment:
+  - kilo.mesh._kube
+  - kilo.mesh._attributes
+  - kilo.mesh._attributes.FULL_SUPPORT
+attributes:
+  check_mode:
+    details:
+      - In check mode the cluster is read (to validate and compare) but nothing is created, changed or deleted.
+  diff_mode:
+    details:
+      - The diff shows the spec of every Peer that changes, before and after.
+      - Preshared keys are replaced by a placeholder.
+options:
+  name:
+    description:
+      - Name of one Peer (a Kubernetes object name, lowercase RFC 1123).
+      - Mutually exclusive with O(peers).
+    type: str
+  allowed_ips:
+    description:
+      - Allowed IPs of the peer named O(name) (CIDRs; host bits are kept, like Kilo does).
+      - Required with O(name) and O(state=present).
+    type: list
+    elements: str
+  public_key:
+    description:
+      - WireGuard public key of the peer named O(name) (44 characters of base64).
+      - Required with O(name) and O(state=present).
+    type: str
+  preshared_key:
+    description:
+      - Optional WireGuard preshared key of the peer named O(name).
+    type: str
+  endpoint:
+    description:
+      - Optional endpoint of the peer named O(name), V(host:port) or V([ipv6]:port); the host is an IP address
+        or a lowercase DNS name.
+      - Leave it unset for roaming clients (laptops, phones); the mesh learns their address from their handshakes.
+    type: str
+  persistent_keepalive:
+    description:
+      - Persistent keepalive of the peer named O(name), in seconds; V(0) disables it.
+    type: int
+    default: 0
+  peers:
+    description:
+      - Several peers at once, each with the same fields as the single-peer options.
+      - Mutually exclusive with O(name).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the Peer.
+        type: str
+        required: true
+      allowed_ips:
+        description: Allowed IPs (CIDRs).
+        type: list
+        elements: str
+        default: []
+      public_key:
+        description: WireGuard public key.
+        type: str
+      preshared_key:
+        description: Optional WireGuard preshared key.
+        type: str
+      endpoint:
+        description: Optional endpoint V(host:port).
+        type: str
+      persistent_keepalive:
+        description: Persistent keepalive in seconds.
+        type: int
+        default: 0
+  state:
+    description:
+      - V(present) creates or updates the peer(s); V(absent) deletes them (only O(name) or the C(name) of each
+        O(peers) item matters then).
+    type: str
+    choices: [present, absent]
+    default: present
+  prune:
+    description:
+      - With O(peers) and O(state=present), delete every Peer that carries all O(labels) and is not listed.
+      - Peers created by other means (without those labels) are never pruned.
+    type: bool
+    default: false
+  labels:
+    description:
+      - Labels set on every Peer the module creates or updates; also the selector of O(prune).
+    type: dict
+    default:
+      app.kubernetes.io/managed-by: kilo.mesh
+  subnet:
+    description:
+      - WireGuard subnet of the mesh (C(kg --subnet)), used by the overlap check.
+      - When not set it is inferred from the nodes' C(kilo.squat.ai/wireguard-ip) annotations like kgctl does,
+        falling back to V(10.4.0.0/16).
+    type: str
+  service_cidrs:
+    description:
+      - Service CIDRs of the cluster, used by the overlap check (the API does not expose them).
+    type: list
+    elements: str
+    default: []
+  check_overlaps:
+    description:
+      - Run the overlap checks against the cluster's pod CIDRs, internal IPs, WireGuard subnet, service CIDRs
+        and the other peers. Format checks always run.
+    type: bool
+    default: true
+notes:
+  - The Peer CRD (C(peers.kilo.squat.ai)) must be installed in the cluster; the M(kilo.mesh.kilo) role does that.
+seealso:
+  - module: kilo.mesh.showconf
+  - name: Kilo VPN documentation
+    description: Peers as VPN clients of a Kilo mesh.
+    link: https://kilo.squat.ai/docs/vpn
+"""
+
+EXAMPLES = r"""
+---
+- name: Let a laptop into the mesh
+  kilo.mesh.peer:
+    name: laptop
+    allowed_ips: [10.5.0.1/32]
+    public_key: "{{ laptop_public_key }}"
+    persistent_keepalive: 10
+  delegate_to: localhost
+
+- name: Exactly these peers, delete other managed peers
+  kilo.mesh.peer:
+    kubeconfig: ~/.kube/prod
+    peers:
+      - name: laptop
+        allowed_ips: [10.5.0.1/32]
+        public_key: "{{ laptop_public_key }}"
+      - name: office
+        allowed_ips: [10.5.0.2/32, 192.168.50.0/24]
+        public_key: "{{ office_public_key }}"
+        preshared_key: "{{ office_psk }}"
+        endpoint: 203.0.113.9:51820
+    prune: true
+    service_cidrs: [10.43.0.0/16]
+  delegate_to: localhost
+
+- name: Remove a peer
+  kilo.mesh.peer:
+    name: laptop
+    state: absent
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+created:
+  description: Names of the Peers created (or that would be created in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [laptop]
+updated:
+  description: Names of the Peers whose spec or labels were changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [office]
+deleted:
+  description: Names of the Peers deleted (by O(state=absent) or O(prune)).
+  returned: always
+  type: list
+  elements: str
+  sample: [old-phone]
+unchanged:
+  description: Names of the listed Peers that already matched.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+peers:
+  description: The wanted Peer objects (preshared keys hidden), in name order.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  sample:
+    - apiVersion: kilo.squat.ai/v1alpha1
+      kind: Peer
+      metadata: {name: laptop, labels: {app.kubernetes.io/managed-by: kilo.mesh}}
+      spec:
+        allowedIPs: [10.5.0.1/32]
+        persistentKeepalive: 10
+        publicKey: ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU=
+"""
+
+import copy
+import ipaddress
+import json
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kilo.mesh.plugins.module_utils._argspec import DEFAULT_SUBNET, kube_argument_spec
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.kube import (
+    node_fields,
+    parse_cidr,
+    parse_endpoint,
+    parse_key,
+    subnet_hint,
+)
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError:
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+GROUP = "kilo.squat.ai"
+VERSION = "v1alpha1"
+PLURAL = "peers"
+API_VERSION = GROUP + "/" + VERSION
+HIDDEN = "<hidden>"
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-.")
+
+
+class PeerValidationError(Exception):
+    """Raised with every problem found, before anything is sent to the cluster."""
+
+
+# -- desired state ------------------------------------------------------------------------------
+
+
+def _endpoint_spec(text):
+    """``host:port`` -> the Peer ``spec.endpoint`` object (IP or DNS)."""
+    normalized = parse_endpoint(text)
+    host, _sep, port = normalized.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        dns_or_ip = {"ip": host}
+    except ValueError:
+        dns_or_ip = {"dns": host}
+    return {"dnsOrIP": dns_or_ip, "port": int(port)}
+
+
+def _check_peer(item, problems):
+    """Format checks of one wanted peer (Kilo's webhook rules); appends messages to ``problems``."""
+    name = item.get("name") or ""
+    who = 'peer "%s"' % name
+    if not name or len(name) > 253 or not set(name) <= _NAME_CHARS or name[0] in "-." or name[-1] in "-.":
+        problems.append(
+            "%s: field name has invalid value %r: expected a lowercase RFC 1123 name (a-z, 0-9, '-', '.')" % (who, name)
+        )
+    allowed = item.get("allowed_ips") or []
+    if not allowed:
+        problems.append(
+            "%s: field allowed_ips is empty: Kilo ignores a peer without allowed IPs; give at least one CIDR" % who
+        )
+    for value in allowed:
+        if parse_cidr(value) is None:
+            problems.append(
+                "%s: field allowed_ips has invalid value %r: expected a CIDR such as 10.5.0.1/32" % (who, value)
+            )
+    for field in ("public_key", "preshared_key"):
+        value = item.get(field)
+        if value is None and field == "preshared_key":
+            continue
+        key = parse_key(value)
+        if key is None:
+            problems.append(
+                "%s: field %s has invalid value %s: expected 44 characters of standard base64 encoding 32 bytes "
+                "(wg genkey | wg pubkey, or wg genpsk)"
+                % (who, field, "(not shown)" if field == "preshared_key" else repr(value))
+            )
+        elif key == bytes(32):
+            problems.append("%s: field %s is the all-zero key, which Kilo ignores" % (who, field))
+    endpoint = item.get("endpoint")
+    if endpoint and parse_endpoint(endpoint) is None:
+        problems.append(
+            "%s: field endpoint has invalid value %r: expected host:port with an IP address ([v6]:port) or a "
+            "lowercase DNS name and a port in 1..65535" % (who, endpoint)
+        )
+    keepalive = item.get("persistent_keepalive") or 0
+    if keepalive < 0:
+        problems.append(
+            "%s: field persistent_keepalive has invalid value %r: expected 0 or more seconds" % (who, keepalive)
+        )
+
+
+def _desired_object(item, labels):
+    spec = {"allowedIPs": list(item["allowed_ips"]), "publicKey": item["public_key"]}
+    if item.get("endpoint"):
+        spec["endpoint"] = _endpoint_spec(item["endpoint"])
+    if item.get("persistent_keepalive"):
+        spec["persistentKeepalive"] = item["persistent_keepalive"]
+    if item.get("preshared_key"):
+        spec["presharedKey"] = item["preshared_key"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Peer",
+        "metadata": {"name": item["name"], "labels": dict(labels)},
+        "spec": spec,
+    }
+
+
+# -- overlap checks -----------------------------------------------------------------------------
+
+
+def _reserved_ranges(nodes, subnet, service_cidrs):
+    """(network, description) pairs a peer range must not overlap."""
+    ranges = [(ipaddress.ip_network(subnet, strict=False), "the WireGuard subnet %s" % subnet)]
+    for cidr in service_cidrs:
+        ranges.append((ipaddress.ip_network(cidr, strict=False), "the service CIDR %s" % cidr))
+    for node in nodes:
+        fields = node_fields(node)
+        name = fields["name"]
+        if fields.get("pod_cidr"):
+            ranges.append(
+                (
+                    ipaddress.ip_network(fields["pod_cidr"], strict=False),
+                    'the pod CIDR %s of node "%s"' % (fields["pod_cidr"], name),
+                )
+            )
+        addresses = set()
+        if fields.get("internal_ip"):
+            addresses.add(ipaddress.ip_interface(fields["internal_ip"]).ip)
+        for entry in (node.get("status") or {}).get("addresses") or []:
+            if entry.get("type") == "InternalIP" and parse_cidr("%s/32" % entry.get("address")):
+                addresses.add(ipaddress.ip_address(entry["address"]))
+        for address in sorted(addresses, key=lambda ip: (ip.version, ip)):
+            ranges.append((ipaddress.ip_network(address), 'the internal IP %s of node "%s"' % (address, name)))
+    return ranges
+
+
+def _peer_ranges(allowed_ips):
+    result = []
+    for value in allowed_ips:
+        cidr = parse_cidr(value)
+        if cidr is not None:
+            result.append((value, ipaddress.ip_network(cidr, strict=False)))
+    return result
+
+
+def _check_overlaps(wanted, others, reserved, problems):
+    """``wanted``: peers being written; ``others``: {name: allowed IPs} of Peers that stay in the cluster."""
+    claimed = []  # (network, owner description)
+    for name in sorted(others):
+        for value, network in _peer_ranges(others[name]):
+            claimed.append((network, 'allowed IP %s of peer "%s" (already in the cluster)' % (value, name)))
+    for item in sorted(wanted, key=lambda peer: peer["name"]):
+        who = 'peer "%s"' % item["name"]
+        for value, network in _peer_ranges(item.get("allowed_ips") or []):
+            for other, what in reserved + claimed:
+                if other.version == network.version and network.overlaps(other):
+                    problems.append(
+                        "%s: field allowed_ips has invalid value %r: it overlaps %s; choose a range outside the "
+                        "cluster's pod, service, internal and WireGuard ranges and the other peers' ranges"
+                        % (who, value, what)
+                    )
+        for value, network in _peer_ranges(item.get("allowed_ips") or []):
+            claimed.append((network, 'allowed IP %s of peer "%s"' % (value, item["name"])))
+
+
+# -- comparison and diff ------------------------------------------------------------------------
+
+
+def _normalized_spec(spec):
+    spec = copy.deepcopy(spec or {})
+    if not spec.get("persistentKeepalive"):
+        spec.pop("persistentKeepalive", None)
+    if not spec.get("presharedKey"):
+        spec.pop("presharedKey", None)
+    return spec
+
+
+def _labels_missing(current, labels):
+    have = (current.get("metadata") or {}).get("labels") or {}
+    return any(have.get(key) != value for key, value in labels.items())
+
+
+def _redacted(spec, compare_to=None):
+    """The spec with its preshared key hidden; marked "(changed)" when it differs from ``compare_to``'s."""
+    spec = _normalized_spec(spec)
+    if "presharedKey" in spec:
+        changed = compare_to is not None and _normalized_spec(compare_to).get("presharedKey") != spec["presharedKey"]
+        spec["presharedKey"] = HIDDEN + (" (changed)" if changed else "")
+    return spec
+
+
+def _yaml_like(objects):
+    """Stable text for the diff: one JSON document per peer, keys sorted."""
+    return "".join("%s: %s\n" % (name, json.dumps(objects[name], sort_keys=True)) for name in sorted(objects))
+
+
+# -- cluster access -----------------------------------------------------------------------------
+
+
+class _Cluster:
+    def __init__(self, module):
+        self.module = module
+        try:
+            api = k8s_config.new_client_from_config(
+                config_file=module.params["kubeconfig"], context=module.params["context"]
+            )
+        except Exception as exc:  # kubeconfig missing, context unknown, bad YAML ...
+            module.fail_json(
+                msg="cannot load the kubeconfig %s (context %s): %s; set kubeconfig/context or KUBECONFIG"
+                % (module.params["kubeconfig"] or "(default)", module.params["context"] or "(current)", exc)
+            )
+        self.custom = k8s_client.CustomObjectsApi(api)
+        self.core = k8s_client.CoreV1Api(api)
+        self.sanitize = api.sanitize_for_serialization
+
+    def _fail(self, what, exc):
+        status = getattr(exc, "status", None)
+        body = getattr(exc, "body", None) or str(exc)
+        self.module.fail_json(msg="Kubernetes API error while %s (status %s): %s" % (what, status, body))
+
+    def peers(self):
+        try:
+            result = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+        except k8s_client.ApiException as exc:
+            if exc.status == 404:
+                self.module.fail_json(
+                    msg="the Peer custom resource (peers.kilo.squat.ai) is not installed in the cluster; apply Kilo's "
+                    "crds.yaml first (role kilo.mesh.kilo)"
+                )
+            self._fail("listing Peers", exc)
+        except Exception as exc:
+            self._fail("listing Peers", exc)
+        return {item["metadata"]["name"]: item for item in result.get("items") or []}
+
+    def nodes(self):
+        try:
+            items = self.core.list_node().items
+        except Exception as exc:
+            self._fail("listing Nodes", exc)
+        return [self.sanitize(item) for item in items]
+
+    def create(self, obj):
+        try:
+            self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, obj)
+        except Exception as exc:
+            self._fail('creating Peer "%s"' % obj["metadata"]["name"], exc)
+
+    def update(self, current, obj):
+        labels = dict((current.get("metadata") or {}).get("labels") or {})
+        labels.update(obj["metadata"]["labels"])
+        patch = [
+            # JSON patch "add" replaces an existing member, so it works whether the field exists or not
+            {"op": "add", "path": "/metadata/labels", "value": labels},
+            {"op": "add", "path": "/spec", "value": obj["spec"]},
+        ]
+        try:
+            self.custom.patch_cluster_custom_object(GROUP, VERSION, PLURAL, obj["metadata"]["name"], patch)
+        except Exception as exc:
+            self._fail('updating Peer "%s"' % obj["metadata"]["name"], exc)
+
+    def delete(self, name):
+        try:
+            self.custom.delete_cluster_custom_object(GROUP, VERSION, PLURAL, name)
+        except k8s_client.ApiException as exc:
+            if exc.status != 404:
+                self._fail('deleting Peer "%s"' % name, exc)
+        except Exception as exc:
+            self._fail('deleting Peer "%s"' % name, exc)
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def _wanted_items(params):
+    if params["peers"] is not None:
+        return [dict(item) for item in params["peers"]]
+    return [
+        {
+            "name": params["name"],
+            "allowed_ips": params["allowed_ips"] or [],
+            "public_key": params["public_key"],
+            "preshared_key": params["preshared_key"],
+            "endpoint": params["endpoint"],
+            "persistent_keepalive": params["persistent_keepalive"],
+        }
+    ]
+
+
+def _validate_static(params, items):
+    problems = []
+    names = [item.get("name") for item in items]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        problems.append('peer "%s": field name is used more than once in peers; names must be unique' % name)
+    if params["state"] == "present":
+        for item in items:
+            _check_peer(item, problems)
+        keys = {}
+        for item in items:
+            key = item.get("public_key")
+            if key and key in keys:
+                problems.append(
+                    'peer "%s": field public_key has the same value as peer "%s": Kilo keys peers by public key, '
+                    "so one of them would be lost" % (item["name"], keys[key])
+                )
+            keys.setdefault(key, item.get("name"))
+    for what in ("subnet",):
+        if params[what] and parse_cidr(params[what]) is None:
+            problems.append(
+                "option %s has invalid value %r: expected a CIDR such as 10.4.0.0/16" % (what, params[what])
+            )
+    for value in params["service_cidrs"]:
+        if parse_cidr(value) is None:
+            problems.append("option service_cidrs has invalid value %r: expected a CIDR such as 10.43.0.0/16" % value)
+    return problems
+
+
+def run_module():
+    argument_spec = kube_argument_spec()
+    peer_options = {
+        "name": {"type": "str", "required": True},
+        "allowed_ips": {"type": "list", "elements": "str", "default": []},
+        "public_key": {"type": "str"},
+        "preshared_key": {"type": "str", "no_log": True},
+        "endpoint": {"type": "str"},
+        "persistent_keepalive": {"type": "int", "default": 0},
+    }
+    argument_spec.update(
+        name={"type": "str"},
+        allowed_ips={"type": "list", "elements": "str"},
+        public_key={"type": "str"},
+        preshared_key={"type": "str", "no_log": True},
+        endpoint={"type": "str"},
+        persistent_keepalive={"type": "int", "default": 0},
+        peers={"type": "list", "elements": "dict", "options": peer_options},
+        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
+        prune={"type": "bool", "default": False},
+        labels={"type": "dict", "default": {"app.kubernetes.io/managed-by": "kilo.mesh"}},
+        subnet={"type": "str"},
+        service_cidrs={"type": "list", "elements": "str", "default": []},
+        check_overlaps={"type": "bool", "default": True},
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[["name", "peers"]],
+        required_one_of=[["name", "peers"]],
+        required_by={"allowed_ips": "name", "public_key": "name", "preshared_key": "name", "endpoint": "name"},
+    )
+    params = module.params
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    if params["prune"] and (params["peers"] is None or params["state"] != "present"):
+        module.fail_json(msg="prune=true needs the peers list (the exact set of peers to keep) and state=present")
+    if params["prune"] and not params["labels"]:
+        module.fail_json(msg="prune=true needs labels: only Peers carrying all of them are pruned")
+    labels = {str(key): str(value) for key, value in (params["labels"] or {}).items()}
+
+    items = _wanted_items(params)
+    problems = _validate_static(params, items)
+    if problems:  # nothing has been sent to the cluster yet
+        module.fail_json(msg="; ".join(problems), problems=problems)
+
+    cluster = _Cluster(module)
+    current = cluster.peers()
+    wanted_names = {item["name"] for item in items}
+
+    to_delete = []
+    if params["state"] == "absent":
+        to_delete = sorted(name for name in wanted_names if name in current)
+    elif params["prune"]:
+        to_delete = sorted(
+            name for name, obj in current.items() if name not in wanted_names and not _labels_missing(obj, labels)
+        )
+
+    created, updated, unchanged = [], [], []
+    desired = {}
+    if params["state"] == "present":
+        problems = []
+        if params["check_overlaps"]:
+            nodes = cluster.nodes()
+            subnet = params["subnet"] or subnet_hint(nodes) or DEFAULT_SUBNET
+            reserved = _reserved_ranges(nodes, subnet, params["service_cidrs"])
+            others = {
+                name: ((obj.get("spec") or {}).get("allowedIPs") or [])
+                for name, obj in current.items()
+                if name not in wanted_names and name not in to_delete
+            }
+            _check_overlaps(items, others, reserved, problems)
+        if problems:
+            module.fail_json(msg="; ".join(problems), problems=problems)
+        for item in items:
+            desired[item["name"]] = _desired_object(item, labels)
+        for name in sorted(desired):
+            if name not in current:
+                created.append(name)
+            elif _normalized_spec(current[name].get("spec")) != _normalized_spec(
+                desired[name]["spec"]
+            ) or _labels_missing(current[name], labels):
+                updated.append(name)
+            else:
+                unchanged.append(name)
+    else:
+        unchanged = []
+
+    changed = bool(created or updated or to_delete)
+    if changed and not module.check_mode:
+        for name in created:
+            cluster.create(desired[name])
+        for name in updated:
+            cluster.update(current[name], desired[name])
+        for name in to_delete:
+            cluster.delete(name)
+
+    result = {
+        "changed": changed,
+        "created": created,
+        "updated": updated,
+        "deleted": to_delete,
+        "unchanged": unchanged,
+    }
+    if params["state"] == "present":
+        result["peers"] = [dict(desired[name], spec=_redacted(desired[name]["spec"])) for name in sorted(desired)]
+    if module._diff:
+        before, after = {}, {}
+        for name in updated + to_delete:
+            before[name] = _redacted(current[name].get("spec"))
+        for name in created + updated:
+            after[name] = _redacted(desired[name]["spec"], (current.get(name) or {}).get("spec"))
+        result["diff"] = {
+            "before": _yaml_like(before),
+            "after": _yaml_like(after),
+            "before_header": "Peers (kilo.squat.ai/v1alpha1)",
+            "after_header": "Peers (kilo.squat.ai/v1alpha1)",
+        }
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
