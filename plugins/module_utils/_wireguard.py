@@ -143,7 +143,7 @@ def parse_endpoint(value: str) -> Tuple[str, int]:
         if close < 0 or text[close + 1 : close + 2] != ":":
             raise ValueError("expected [IPv6]:port")
         host, port_text = text[1:close], text[close + 2 :]
-        ipaddress.IPv6Address(host)
+        host = str(ipaddress.IPv6Address(host))
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep or not host:
@@ -151,7 +151,7 @@ def parse_endpoint(value: str) -> Tuple[str, int]:
         if ":" in host:
             raise ValueError("IPv6 endpoints must be written as [address]:port")
         try:
-            ipaddress.IPv4Address(host)
+            host = str(ipaddress.IPv4Address(host))
         except ValueError:
             if not _HOSTNAME_RE.match(host) or host.replace(".", "").isdigit():
                 raise ValueError("{0!r} is neither an IP address nor a DNS name".format(host)) from None

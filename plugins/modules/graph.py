@@ -184,6 +184,9 @@ def run_module():
         required_if=[("format", "svg", ["dest"]), ("format", "png", ["dest"])],
     )
     params = module.params
+    for peer in params["peers"]:  # preshared keys of inventory peers are never shown
+        if peer.get("preshared_key"):
+            module.no_log_values.add(peer["preshared_key"])
     try:
         if params["topology"] is not None:
             picture = _from_lookup(params["topology"])

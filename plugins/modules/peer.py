@@ -70,6 +70,7 @@ options:
     description:
       - Several peers at once, each with the same fields as the single-peer options.
       - Mutually exclusive with O(name).
+      - With O(prune=true) the list (with O(definitions)) is the complete set of managed peers.
     type: list
     elements: dict
     suboptions:
@@ -95,6 +96,15 @@ options:
         description: Persistent keepalive in seconds.
         type: int
         default: 0
+  definitions:
+    description:
+      - Peers given as Kilo C(Peer) objects (C(apiVersion), C(kind), C(metadata.name), C(spec)), for example the
+        output of M(kilo.mesh.showconf) with O(kilo.mesh.showconf#module:as_peer=true) and
+        O(kilo.mesh.showconf#module:output=json) after C(from_json), or a Peer manifest.
+      - They are validated like O(peers) items and may be combined with O(peers).
+      - Mutually exclusive with O(name).
+    type: list
+    elements: dict
   state:
     description:
       - V(present) creates or updates the peer(s); V(absent) deletes them (only O(name) or the C(name) of each
@@ -104,7 +114,8 @@ options:
     default: present
   prune:
     description:
-      - With O(peers) and O(state=present), delete every Peer that carries all O(labels) and is not listed.
+      - With O(peers) or O(definitions) and O(state=present), delete every Peer that carries all O(labels) and is
+        not listed (an empty O(peers) list deletes them all).
       - Peers created by other means (without those labels) are never pruned.
     type: bool
     default: false
@@ -494,9 +505,37 @@ class _Cluster:
 # -- main -------------------------------------------------------------------------------------
 
 
-def _wanted_items(params):
-    if params["peers"] is not None:
-        return [dict(item) for item in params["peers"]]
+def _item_from_definition(obj, problems):
+    """A Peer object -> a peer item (the fields of the peers option)."""
+    metadata = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    name = metadata.get("name") or ""
+    if obj.get("kind", "Peer") != "Peer" or obj.get("apiVersion", API_VERSION) != API_VERSION:
+        problems.append(
+            'definition "%s": field kind/apiVersion has invalid value %r: expected a Peer of %s'
+            % (name, "%s %s" % (obj.get("apiVersion"), obj.get("kind")), API_VERSION)
+        )
+    endpoint = None
+    if spec.get("endpoint"):
+        dns_or_ip = spec["endpoint"].get("dnsOrIP") or {}
+        host = dns_or_ip.get("dns") or dns_or_ip.get("ip") or ""
+        host = "[%s]" % host if ":" in host else host
+        endpoint = "%s:%s" % (host, spec["endpoint"].get("port"))
+    return {
+        "name": name,
+        "allowed_ips": list(spec.get("allowedIPs") or []),
+        "public_key": spec.get("publicKey"),
+        "preshared_key": spec.get("presharedKey") or None,
+        "endpoint": endpoint,
+        "persistent_keepalive": spec.get("persistentKeepalive") or 0,
+    }
+
+
+def _wanted_items(params, problems):
+    if params["name"] is None:
+        items = [dict(item) for item in params["peers"] or []]
+        items.extend(_item_from_definition(obj, problems) for obj in params["definitions"] or [])
+        return items
     return [
         {
             "name": params["name"],
@@ -555,6 +594,7 @@ def run_module():
         endpoint={"type": "str"},
         persistent_keepalive={"type": "int", "default": 0},
         peers={"type": "list", "elements": "dict", "options": peer_options},
+        definitions={"type": "list", "elements": "dict"},
         state={"type": "str", "choices": ["present", "absent"], "default": "present"},
         prune={"type": "bool", "default": False},
         labels={"type": "dict", "default": {"app.kubernetes.io/managed-by": "kilo.mesh"}},
@@ -565,21 +605,22 @@ def run_module():
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[["name", "peers"]],
-        required_one_of=[["name", "peers"]],
+        mutually_exclusive=[["name", "peers"], ["name", "definitions"]],
+        required_one_of=[["name", "peers", "definitions"]],
         required_by={"allowed_ips": "name", "public_key": "name", "preshared_key": "name", "endpoint": "name"},
     )
     params = module.params
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    if params["prune"] and (params["peers"] is None or params["state"] != "present"):
+    if params["prune"] and (params["name"] is not None or params["state"] != "present"):
         module.fail_json(msg="prune=true needs the peers list (the exact set of peers to keep) and state=present")
     if params["prune"] and not params["labels"]:
         module.fail_json(msg="prune=true needs labels: only Peers carrying all of them are pruned")
     labels = {str(key): str(value) for key, value in (params["labels"] or {}).items()}
 
-    items = _wanted_items(params)
-    problems = _validate_static(params, items)
+    problems = []
+    items = _wanted_items(params, problems)
+    problems.extend(_validate_static(params, items))
     if problems:  # nothing has been sent to the cluster yet
         module.fail_json(msg="; ".join(problems), problems=problems)
 

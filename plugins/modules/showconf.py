@@ -95,6 +95,17 @@ options:
     description:
       - With O(client=true), optional C(MTU) of the peer's interface.
     type: int
+  listen_port:
+    description:
+      - With O(client=true), optional C(ListenPort) of the peer's interface. Set it to the port of the peer's
+        endpoint when the peer has one, so that nodes behind NAT can reach the peer.
+    type: int
+  topology:
+    description:
+      - A topology already computed by the P(kilo.mesh.topology#lookup) lookup (its whole result), for example
+        in an agentless mesh built by the M(kilo.mesh.mesh) role. Only O(kind=peer) is supported then.
+      - When set, O(source) and the other topology options are not used.
+    type: dict
   dest:
     description:
       - Write the configuration to this file. Missing parent directories are not created.
@@ -196,6 +207,16 @@ def _redact(text):
     return _SECRET_LINE.sub(lambda match: "%s = %s" % (match.group(1), HIDDEN), text)
 
 
+def hide_preshared_keys(module):
+    """Preshared keys given in O(peers) or inside O(topology) are never shown (invocation, results)."""
+    for peer in module.params.get("peers") or []:
+        if peer.get("preshared_key"):
+            module.no_log_values.add(peer["preshared_key"])
+    for peer in ((module.params.get("topology") or {}).get("peers") or {}).values():
+        for match in _SECRET_LINE.finditer((peer or {}).get("conf") or ""):
+            module.no_log_values.add(match.group(0).split(" = ", 1)[1])
+
+
 def _read_private_key(module, path):
     try:
         with open(path, "rb") as handle:
@@ -233,6 +254,37 @@ def render(module, topology):
     return text, True, 'configuration of peer "%s"' % name
 
 
+def _with_listen_port(text, port):
+    """Add ``ListenPort`` at the end of the ``[Interface]`` block of a client configuration."""
+    if not 1 <= port <= 65535:
+        raise TopologyError("option listen_port has invalid value %r: expected 1..65535" % port)
+    interface, sep, rest = text.partition("\n\n")
+    return interface + "\nListenPort = %d" % port + sep + rest
+
+
+def render_from_lookup(module, data):
+    """Peer configurations from a kilo.mesh.topology lookup result (its ``peers.NAME.conf``)."""
+    params = module.params
+    name = params["name"]
+    if params["kind"] != "peer" or params["as_peer"]:
+        raise TopologyError("topology= supports kind=peer (showconf peer and client configurations) only")
+    peer = (data.get("peers") or {}).get(name)
+    if peer is None:
+        raise TopologyError('did not find any peer named "%s" in the topology' % name)
+    sections = peer["conf"]
+    if not params["client"]:
+        return sections, True, 'configuration of peer "%s"' % name
+    # the same [Interface] block as the engine's peer_client_conf: Address, PrivateKey, DNS, MTU
+    lines = ["[Interface]", "Address = " + ", ".join(params["address"] or peer["allowed_ips"])]
+    if params["private_key_path"]:
+        lines.append("PrivateKey = " + _read_private_key(module, params["private_key_path"]))
+    if params["dns"]:
+        lines.append("DNS = " + ", ".join(params["dns"]))
+    if params["mtu"] is not None:
+        lines.append("MTU = %d" % params["mtu"])
+    return "\n".join(lines) + "\n\n" + sections, True, 'client configuration of peer "%s"' % name
+
+
 def _write(module, dest, text):
     directory = os.path.dirname(dest) or "."
     fd, tmp = tempfile.mkstemp(prefix=".showconf-", dir=directory)
@@ -260,6 +312,8 @@ def run_module():
         address={"type": "list", "elements": "str"},
         dns={"type": "list", "elements": "str"},
         mtu={"type": "int"},
+        listen_port={"type": "int"},
+        topology={"type": "dict"},
         dest={"type": "path"},
     )
     module = AnsibleModule(
@@ -269,15 +323,20 @@ def run_module():
         mutually_exclusive=[["client", "as_peer"]],
     )
     params = module.params
+    hide_preshared_keys(module)
     if params["client"] and params["kind"] != "peer":
         module.fail_json(msg="client=true needs kind=peer: only peers have client configurations")
-    for option in ("private_key_path", "address", "dns", "mtu"):
+    for option in ("private_key_path", "address", "dns", "mtu", "listen_port"):
         if params[option] is not None and not params["client"]:
             module.fail_json(msg="%s is only used with client=true" % option)
 
     try:
-        topology = topology_from_params(params)
-        text, leader, msg = render(module, topology)
+        if params["topology"] is not None:
+            text, leader, msg = render_from_lookup(module, params["topology"])
+        else:
+            text, leader, msg = render(module, topology_from_params(params))
+        if params["client"] and params["listen_port"] is not None:
+            text = _with_listen_port(text, params["listen_port"])
     except TopologyError as exc:
         module.fail_json(msg=str(exc))
     except ImportError as exc:

@@ -10,7 +10,7 @@ module: wireguard_interface
 short_description: Manage a WireGuard interface and its wg-quick config, applied live without dropping tunnels
 version_added: 0.1.0
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 description:
   - Renders a wg-quick configuration for a WireGuard interface from structured options and writes it
     atomically (only when its content changes).

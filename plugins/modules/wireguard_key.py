@@ -10,7 +10,7 @@ module: wireguard_key
 short_description: Ensure a WireGuard private key on the node, with staged rotation
 version_added: 0.1.0
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 description:
   - Generates a WireGuard private key B(on the managed node) and stores it like Kilo's agent does
     (base64 without a trailing newline, file mode V(0600), directory mode V(0700)).

@@ -245,7 +245,7 @@ def test_overlaps_are_all_reported_before_anything_is_sent(playbook_runner, tmp_
     create_peer(cluster, "existing", {"allowedIPs": ["10.5.0.3/32"], "publicKey": key(103)})
     cases = [
         ("o-pod", "10.2.1.128/25", 'pod CIDR 10.2.1.0/24 of node "n1"'),
-        ("o-internal", "192.168.50.8/29", 'internal IP 192.168.50.11 of node "n1"'),
+        ("o-internal", "192.168.50.11/32", 'internal IP 192.168.50.11 of node "n1"'),
         ("o-wg", "10.4.7.7/32", "WireGuard subnet 10.4.0.0/16"),
         ("o-svc", "10.43.0.10/32", "service CIDR 10.43.0.0/16"),
         ("o-peer", "10.5.0.0/30", 'peer "existing" (already in the cluster)'),

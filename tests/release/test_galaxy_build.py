@@ -56,6 +56,10 @@ FORBIDDEN_PATTERNS = (
 KEY_NAME_PATTERNS = ("*.key", "*.pem", "*.p12", "id_rsa", "id_ed25519", "id_ecdsa", "*privatekey*", "*.next")
 # Key material inside files: PEM private keys and WireGuard "PrivateKey = <44 base64 chars>" lines.
 KEY_CONTENT = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----|PrivateKey\s*=\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=")
+# Python libraries kilo.mesh.site needs on the controller (the verify role's ansible.utils ipaddr filters).
+# Taken from requirements.txt; the kubernetes libraries there serve only the kilo role and would add
+# two minutes and 300 MB to the fresh venv.
+SITE_PYTHON_REQUIREMENTS = ("netaddr",)
 # Content directories whose every file must be in the tarball.
 CONTENT_DIRS = ("plugins", "roles", "playbooks", "meta", "docs", "changelogs")
 REQUIRED_FILES = (
@@ -115,6 +119,32 @@ def test_tarball_holds_content_and_no_local_state(galaxy_tarball: Path, galaxy_m
     roles = [name for name in files if fnmatch.fnmatch(name, "roles/*/tasks/main.yml")]
     playbooks = [name for name in files if fnmatch.fnmatch(name, "playbooks/*.yml")]
     assert modules and roles and playbooks, f"modules={modules} roles={roles} playbooks={playbooks}"
+
+
+# FQCN uses in tasks (`ns.coll.module:`), Jinja filters/tests (`| ns.coll.name`) and lookups
+FQCN_USES = (
+    re.compile(r"^\s*-?\s*([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+:\s*$", re.M),
+    re.compile(r"\|\s*([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+"),
+    re.compile(r"\bis\s+(?:not\s+)?([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+"),
+    re.compile(r"\b(?:lookup|query|q)\(\s*['\"]([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+"),
+)
+
+
+def test_used_collections_are_declared(galaxy_meta: dict) -> None:
+    """Every collection the content uses is kilo.mesh itself, ansible.builtin or a galaxy.yml dependency."""
+    allowed = {"ansible.builtin", "ansible.legacy", f"{galaxy_meta['namespace']}.{galaxy_meta['name']}"}
+    allowed |= set(galaxy_meta.get("dependencies") or {})
+    undeclared: dict[str, set[str]] = {}
+    for directory in ("roles", "playbooks"):
+        for path in sorted((REPO / directory).rglob("*")):
+            if not path.is_file() or path.suffix not in (".yml", ".yaml", ".j2"):
+                continue
+            text = path.read_text()
+            for pattern in FQCN_USES:
+                for namespace, name in pattern.findall(text):
+                    if f"{namespace}.{name}" not in allowed:
+                        undeclared.setdefault(f"{namespace}.{name}", set()).add(str(path.relative_to(REPO)))
+    assert not undeclared, f"collections used but not in galaxy.yml dependencies: {undeclared}"
 
 
 def test_tarball_holds_no_keys(galaxy_tarball: Path) -> None:
@@ -212,7 +242,14 @@ def fresh_install(tmp_path_factory: pytest.TempPathFactory, galaxy_tarball: Path
     env["ANSIBLE_NOCOLOR"] = "1"
 
     _ok(_run([str(base_python), "-m", "venv", str(venv)], env, root))
-    _ok(_run([str(venv / "bin" / "pip"), "install", f"ansible-core=={_ansible_core_version()}"], env, root, 900))
+    requirements = {
+        re.split(r"[<>=!~;\s\[]", line, maxsplit=1)[0].lower(): line.strip()
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    extra = [requirements[name] for name in SITE_PYTHON_REQUIREMENTS]  # KeyError = requirements.txt lost it
+    pip = [str(venv / "bin" / "pip"), "install", f"ansible-core=={_ansible_core_version()}", *extra]
+    _ok(_run(pip, env, root, 900))
 
     # dependencies declared in galaxy.yml, from the `ansible` package (Galaxy is unreachable)
     for fqcn in sorted(galaxy_meta.get("dependencies") or {}):

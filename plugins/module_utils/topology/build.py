@@ -348,7 +348,12 @@ _Key = Tuple[int, int, int]  # (version, network as int, prefix length)
 
 
 def _key(value: Any) -> _Key:
-    network = value.network if hasattr(value, "network") else value
+    """Key of a network, an interface (its network) or a single address (its /32 or /128)."""
+    if isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):  # subclasses of the addresses
+        value = value.network
+    elif isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return (value.version, int(value), value.max_prefixlen)
+    network = value
     return (network.version, int(network.network_address), network.prefixlen)
 
 
@@ -600,13 +605,14 @@ def _check_peer_overlaps(
     for cidr in services:
         cluster.add(cidr, f'the service CIDR "{cidr_text(cidr)}"')
     for node in node_specs:
-        cluster.add(node.pod_cidr, f'the pod CIDR "{cidr_text(node.pod_cidr)}" of node "{node.name}"')
+        cluster.add(node.pod_cidr, ("the pod CIDR", node.pod_text, node.name))
         if node.internal_ip is not None:
-            single = ipaddress.ip_network(single_cidr(node.internal_ip.ip))
-            cluster.add(single, f'the internal IP "{node.internal_ip.ip}" of node "{node.name}"')
+            cluster.add(node.internal_ip.ip, ("the internal IP", node.internal_address, node.name))
     for peer in peer_specs:
         for allowed in peer.allowed_ips:
             owner = cluster.overlapping(allowed)
+            if isinstance(owner, tuple):
+                owner = f'{owner[0]} "{owner[1]}" of node "{owner[2]}"'
             if owner is not None:
                 raise OverlapError(
                     f'peer "{peer.name}": field allowed_ips has the value "{cidr_text(allowed)}", which overlaps '
@@ -632,11 +638,11 @@ def _segments(
     for index, nodes in enumerate(members):
         allowed = []
         for node in nodes:
-            allowed.append(cidr_text(node.pod_cidr))
+            allowed.append(node.pod_text)
             node_ranges.add(node.pod_cidr, index)
-            if node.internal_ip is not None:
-                allowed.append(single_cidr(node.internal_ip.ip))
-                node_ranges.add(ipaddress.ip_network(single_cidr(node.internal_ip.ip)), index)
+            if node.internal_ip is not None and node.internal_text is not None:
+                allowed.append(node.internal_text)
+                node_ranges.add(node.internal_ip.ip, index)
         base_allowed.append(allowed)
 
     # location IPs: union, textual de-dup, sorted by text (SPEC 2.5)
@@ -661,7 +667,7 @@ def _segments(
     segments = []
     for index, nodes in enumerate(members):
         wireguard_ip = wireguard_ips[index]
-        node_ranges.add(ipaddress.ip_network(single_cidr(wireguard_ip)), index)
+        node_ranges.add(wireguard_ip, index)
         kept = []
         for text, cidr in location_ips[index]:
             dropped = (

@@ -76,6 +76,16 @@ class NodeSpec:
     persistent_keepalive: int
     allowed_location_ips: Tuple[IPInterface, ...] = ()
     discovered_endpoints: Tuple[Tuple[str, Endpoint], ...] = ()
+    #: cached texts (computed once, used by every view): pod CIDR, internal IP as /32 (or /128), address
+    pod_text: str = field(init=False, compare=False, repr=False)
+    internal_text: Optional[str] = field(init=False, compare=False, repr=False)
+    internal_address: Optional[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pod_text", cidr_text(self.pod_cidr))
+        internal = self.internal_ip
+        object.__setattr__(self, "internal_text", single_cidr(internal.ip) if internal is not None else None)
+        object.__setattr__(self, "internal_address", str(internal.ip) if internal is not None else None)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -278,6 +288,8 @@ class Topology:
     discovered: Dict[str, Endpoint] = field(compare=False, repr=False)
     nodes_by_name: Dict[str, NodeSpec] = field(compare=False, repr=False)
     peers_by_name: Dict[str, Peer] = field(compare=False, repr=False)
+    #: memo of shared, immutable route chunks (routes.py); never part of equality
+    cache: Dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- look-ups -------------------------------------------------------------------------------
     @property
@@ -400,15 +412,20 @@ class Topology:
         return [rule.to_dict() for rule in rules]
 
     # -- JSON-safe views ------------------------------------------------------------------------
-    def node_view(self, name: str) -> Dict[str, Any]:
-        """One node of the lookup output (docs/architecture.md)."""
+    def node_view(self, name: str, routes: bool = True) -> Dict[str, Any]:
+        """One node of the lookup output (docs/architecture.md).
+
+        Route dicts may be shared between nodes: treat the result as read-only. ``routes=False``
+        leaves ``routes``/``rules`` empty (a follower has a route per remote pod CIDR, so the routes
+        of all nodes grow with the square of the cluster size).
+        """
         from .render import render_conf
-        from .routes import node_routes
+        from .routes import node_route_dicts
 
         segment = self.segment_of(name)
         is_leader = segment.leader.name == name
         peers: List[WgPeer] = self.node_peers(name) if is_leader else []
-        routes, rules = node_routes(self, name, "never", True, None)
+        route_dicts, rules = node_route_dicts(self, name, "never", True, None) if routes else ([], [])
         address = self.wireguard_cidr(name) if is_leader else None
         return {
             "conf": render_conf(peers, listen_port=self.port, interface=True) if is_leader else "",
@@ -419,18 +436,18 @@ class Topology:
             "location": self.nodes_by_name[name].location,
             "interface": {"address": address, "listen_port": self.port} if is_leader else None,
             "peers": [peer.to_dict() for peer in peers],
-            "routes": [route.to_dict() for route in routes],
-            "rules": [rule.to_dict() for rule in rules],
+            "routes": route_dicts,
+            "rules": rules,
         }
 
     def peer_view(self, name: str) -> Dict[str, Any]:
         peer = self.peer(name)
         return {"conf": self.peer_conf(name), "allowed_ips": list(peer.spec.allowed_ips_text)}
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self, routes: bool = True) -> Dict[str, Any]:
         """The lookup output: ``nodes`` and ``peers`` views plus ``segments`` and the options."""
         return {
-            "nodes": {name: self.node_view(name) for name in self.node_names},
+            "nodes": {name: self.node_view(name, routes) for name in self.node_names},
             "peers": {peer.name: self.peer_view(peer.name) for peer in self.peers},
             "segments": [segment.to_dict() for segment in self.segments],
             "granularity": self.granularity,

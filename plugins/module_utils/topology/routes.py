@@ -4,12 +4,16 @@
 
 Devices in the result: ``kilo0`` (WireGuard), ``private`` (the interface holding the node's
 internal IP; the role resolves its real name), ``tunl0`` (IPIP) or ``flannel.1`` (flannel mode).
+
+A follower's routes towards other segments depend only on its gateway, the encapsulation decision
+and the source address, so they are built once per combination and shared (``Topology.cache``);
+this keeps the whole cluster's routes linear in the output it shares rather than quadratic work.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .errors import InvalidFieldError
 from .model import (
@@ -24,12 +28,33 @@ from .model import (
     Route,
     Rule,
     Segment,
-    cidr_text,
-    single_cidr,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Topology
+
+
+class _Chunk:
+    """An immutable run of routes with its dict form made on first use (shared between nodes)."""
+
+    __slots__ = ("_dicts", "routes")
+
+    def __init__(self, routes: List[Route]) -> None:
+        self.routes: Tuple[Route, ...] = tuple(routes)
+        self._dicts: Optional[List[Dict[str, Any]]] = None
+
+    def dicts(self) -> List[Dict[str, Any]]:
+        if self._dicts is None:
+            self._dicts = [route.to_dict() for route in self.routes]
+        return self._dicts
+
+    def without(self, index: int) -> _Chunk:
+        """This chunk minus its ``index``-th route (dicts stay shared)."""
+        dicts = self.dicts()
+        chunk = _Chunk([])
+        chunk.routes = self.routes[:index] + self.routes[index + 1 :]
+        chunk._dicts = dicts[:index] + dicts[index + 1 :]
+        return chunk
 
 
 class _Local:
@@ -39,29 +64,41 @@ class _Local:
         self.node = node
         self.encapsulate = encapsulate
         self.compatibility = compatibility
-        self.src = str(node.internal_ip.ip) if node.internal_ip is not None else None
+        self.src = node.internal_address
         self.tunnel = FLANNEL_DEVICE if compatibility == "flannel" else TUNNEL_DEVICE
+        self._decisions: Dict[Optional[str], bool] = {}
 
     def gateway(self, node: NodeSpec) -> Optional[str]:
         """The "node gateway" used to reach ``node`` inside the location (SPEC 4.1)."""
         if self.compatibility in ("flannel", "cilium"):
             return str(node.pod_cidr.network_address)
-        return str(node.internal_ip.ip) if node.internal_ip is not None else None
+        return node.internal_address
 
     def encapsulates(self, gateway: Optional[str]) -> bool:
         """IPIP applies: always, or crosssubnet with the gateway outside the local network; never
         for a node without internal IP (SPEC 2.12, 4.1)."""
-        if self.node.internal_ip is None or gateway is None or self.encapsulate == "never":
-            return False
-        if self.encapsulate == "always":
-            return True
-        return ipaddress.ip_address(gateway) not in self.node.internal_ip.network
+        decision = self._decisions.get(gateway)
+        if decision is None:
+            internal = self.node.internal_ip
+            if internal is None or gateway is None or self.encapsulate == "never":
+                decision = False
+            elif self.encapsulate == "always":
+                decision = True
+            else:
+                decision = ipaddress.ip_address(gateway) not in internal.network
+            self._decisions[gateway] = decision
+        return decision
 
     def private_route(self, dst: str, gateway: Optional[str]) -> Route:
         """A route on the private interface, moved onto the tunnel when encapsulation applies."""
         if self.encapsulates(gateway):
             return Route(dst=dst, via=gateway, dev=self.tunnel, src=self.src, onlink=True)
         return Route(dst=dst, via=gateway, dev=PRIVATE_DEVICE, onlink=True)
+
+    def via_key(self, gateway: Optional[str]) -> Tuple[Any, ...]:
+        """Everything a ``private_route`` through ``gateway`` depends on."""
+        encapsulated = self.encapsulates(gateway)
+        return (gateway, encapsulated, self.src if encapsulated else None, self.tunnel if encapsulated else None)
 
 
 def _check(encapsulate: str, compatibility: Optional[str]) -> None:
@@ -82,94 +119,171 @@ def _check(encapsulate: str, compatibility: Optional[str]) -> None:
 
 
 def _local_nodes(
-    ctx: _Local, others: List[NodeSpec], local: bool, leader: bool, routes: List[Route], rules: List[Rule]
-) -> None:
+    topo: Topology, ctx: _Local, segment: Segment, local: bool, leader: bool, rules: List[Rule]
+) -> List[_Chunk]:
     """Routes to the other nodes of the own segment (SPEC 4.2)."""
     node = ctx.node
+    chunks: List[_Chunk] = []
+    if local and node.internal_ip is not None and ctx.encapsulate == "never":
+        # no encapsulation, no src, no rules: the same routes for every member, built once per segment
+        full = _cached(
+            topo,
+            ("local-all", segment.index, ctx.compatibility),
+            lambda: [
+                Route(dst=member.pod_text, via=ctx.gateway(member), dev=PRIVATE_DEVICE, onlink=True)
+                for member in segment.nodes
+            ],
+        )
+        for position, member in enumerate(segment.nodes):
+            if member is node:
+                return [full.without(position)]
+        return [full]
+    others = [other for other in segment.nodes if other.name != node.name]
     if local and node.internal_ip is not None:
         for other in others:
             gateway = ctx.gateway(other)
-            routes.append(ctx.private_route(cidr_text(other.pod_cidr), gateway))
-            if ctx.encapsulates(gateway) and other.internal_ip is not None:
-                target = single_cidr(other.internal_ip.ip)
-                routes.append(
-                    Route(dst=target, via=gateway, dev=ctx.tunnel, src=ctx.src, onlink=True, table=KILO_TABLE)
+            chunks.append(
+                _cached(
+                    topo,
+                    ("pod", other.name) + ctx.via_key(gateway),
+                    lambda other=other, gateway=gateway: [ctx.private_route(other.pod_text, gateway)],
                 )
-                rules.append(Rule(dst=target, src=cidr_text(node.pod_cidr)))
+            )
+            if ctx.encapsulates(gateway) and other.internal_text is not None:
+                target = other.internal_text
+                table = Route(dst=target, via=gateway, dev=ctx.tunnel, src=ctx.src, onlink=True, table=KILO_TABLE)
+                chunks.append(_Chunk([table]))
+                rules.append(Rule(dst=target, src=node.pod_text))
                 if leader:
                     rules.append(Rule(dst=target, iif=WIREGUARD_DEVICE))
     elif leader and not local and ctx.encapsulate != "never":
         for other in others:
             gateway = ctx.gateway(other)
-            if other.internal_ip is None or gateway == str(other.internal_ip.ip) or not ctx.encapsulates(gateway):
+            if other.internal_text is None or gateway == other.internal_address or not ctx.encapsulates(gateway):
                 continue
-            target = single_cidr(other.internal_ip.ip)
-            routes.append(Route(dst=target, via=gateway, dev=ctx.tunnel, src=ctx.src, onlink=True, table=KILO_TABLE))
+            target = other.internal_text
+            table = Route(dst=target, via=gateway, dev=ctx.tunnel, src=ctx.src, onlink=True, table=KILO_TABLE)
+            chunks.append(_Chunk([table]))
             rules.append(Rule(dst=target, iif=WIREGUARD_DEVICE))
+    return chunks
+
+
+def _chunks(
+    topo: Topology, name: str, encapsulate: str, local: bool, compatibility: Optional[str]
+) -> Tuple[List[_Chunk], List[Rule]]:
+    _check(encapsulate, compatibility)
+    own = topo.segment_of(name)
+    ctx = _Local(topo.nodes_by_name[name], encapsulate, compatibility)
+    rules: List[Rule] = []
+    if own.leader.name == name:
+        return _leader_chunks(topo, ctx, own, local, rules), rules
+    return _follower_chunks(topo, ctx, own, local, rules), rules
 
 
 def node_routes(
     topo: Topology, name: str, encapsulate: str = "never", local: bool = True, compatibility: Optional[str] = None
 ) -> Tuple[List[Route], List[Rule]]:
     """Routes and rules for node NAME, in the order the agent generates them."""
-    _check(encapsulate, compatibility)
-    own = topo.segment_of(name)
-    node = topo.nodes_by_name[name]
-    ctx = _Local(node, encapsulate, compatibility)
+    chunks, rules = _chunks(topo, name, encapsulate, local, compatibility)
     routes: List[Route] = []
-    rules: List[Rule] = []
-    if own.leader.name == name:
-        _leader_routes(topo, ctx, own, local, routes, rules)
-    else:
-        _follower_routes(topo, ctx, own, local, routes, rules)
+    for chunk in chunks:
+        routes.extend(chunk.routes)
     return routes, rules
+
+
+def node_route_dicts(
+    topo: Topology, name: str, encapsulate: str = "never", local: bool = True, compatibility: Optional[str] = None
+) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Like :func:`node_routes` as dicts; dicts of shared chunks are shared, treat them as read-only."""
+    chunks, rules = _chunks(topo, name, encapsulate, local, compatibility)
+    routes: List[Dict[str, Any]] = []
+    for chunk in chunks:
+        routes.extend(chunk.dicts())
+    return routes, [rule.to_dict() for rule in rules]
+
+
+def _cached(topo: Topology, key: Tuple[Any, ...], make: Any) -> _Chunk:
+    chunk = topo.cache.get(key)
+    if chunk is None:
+        chunk = topo.cache[key] = _Chunk(make())
+    assert isinstance(chunk, _Chunk)
+    return chunk
 
 
 def _same_location(topo: Topology, own: Segment, segment: Segment) -> bool:
     return segment is own or (topo.granularity == "cross" and segment.location == own.location)
 
 
-def _leader_routes(
-    topo: Topology, ctx: _Local, own: Segment, local: bool, routes: List[Route], rules: List[Rule]
-) -> None:
+def _leader_chunks(topo: Topology, ctx: _Local, own: Segment, local: bool, rules: List[Rule]) -> List[_Chunk]:
     src = ctx.src
+    chunks = []
     for segment in topo.segments:
         if _same_location(topo, own, segment):
-            others = [other for other in segment.nodes if other.name != ctx.node.name]
-            _local_nodes(ctx, others, local, True, routes, rules)
+            chunks.extend(_local_nodes(topo, ctx, segment, local, True, rules))
             continue
-        via = str(segment.wireguard_ip)
-        leader_ip = segment.endpoint.ip
-        for member in segment.nodes:
-            routes.append(Route(dst=cidr_text(member.pod_cidr), via=via, dev=WIREGUARD_DEVICE, src=src, onlink=True))
-            if member.internal_ip is not None and member.internal_ip.ip != leader_ip:
-                routes.append(
-                    Route(dst=single_cidr(member.internal_ip.ip), via=via, dev=WIREGUARD_DEVICE, src=src, onlink=True)
-                )
-        for text in segment.allowed_location_ips:
-            routes.append(Route(dst=text, via=via, dev=WIREGUARD_DEVICE, src=src, onlink=True))
-    for peer in topo.peers:
-        for text in peer.allowed_ips:
-            routes.append(Route(dst=text, dev=WIREGUARD_DEVICE, src=src))
+        chunks.append(_cached(topo, ("leader", segment.index, src), lambda seg=segment: _remote_via_wg(seg, src)))
+    chunks.append(
+        _cached(
+            topo,
+            ("leader-peers", src),
+            lambda: [
+                Route(dst=text, dev=WIREGUARD_DEVICE, src=src) for peer in topo.peers for text in peer.allowed_ips
+            ],
+        )
+    )
+    return chunks
 
 
-def _follower_routes(
-    topo: Topology, ctx: _Local, own: Segment, local: bool, routes: List[Route], rules: List[Rule]
-) -> None:
+def _remote_via_wg(segment: Segment, src: Optional[str]) -> List[Route]:
+    """Leader: another segment's pod CIDRs, internal IPs (except its leader's endpoint IP) and
+    location IPs via that segment's WireGuard IP."""
+    via = str(segment.wireguard_ip)
+    leader_ip = segment.endpoint.ip
+    routes = []
+    for member in segment.nodes:
+        routes.append(Route(dst=member.pod_text, via=via, dev=WIREGUARD_DEVICE, src=src, onlink=True))
+        if member.internal_ip is not None and member.internal_text is not None and member.internal_ip.ip != leader_ip:
+            routes.append(Route(dst=member.internal_text, via=via, dev=WIREGUARD_DEVICE, src=src, onlink=True))
+    for text in segment.allowed_location_ips:
+        routes.append(Route(dst=text, via=via, dev=WIREGUARD_DEVICE, src=src, onlink=True))
+    return routes
+
+
+def _follower_chunks(topo: Topology, ctx: _Local, own: Segment, local: bool, rules: List[Rule]) -> List[_Chunk]:
     gateway = ctx.gateway(own.leader)
+    via_key = ctx.via_key(gateway)
+    chunks = []
     for segment in topo.segments:
-        routes.append(ctx.private_route(single_cidr(segment.wireguard_ip), gateway))
         if segment is own:
-            others = [other for other in segment.nodes if other.name != ctx.node.name]
-            _local_nodes(ctx, others, local, False, routes, rules)
+            chunks.append(
+                _cached(
+                    topo,
+                    ("own-wireguard-ip", segment.index) + via_key,
+                    lambda seg=segment: [
+                        ctx.private_route(f"{seg.wireguard_ip}/{seg.wireguard_ip.max_prefixlen}", gateway)
+                    ],
+                )
+            )
+            chunks.extend(_local_nodes(topo, ctx, segment, local, False, rules))
             continue
-        for member in segment.nodes:
-            routes.append(ctx.private_route(cidr_text(member.pod_cidr), gateway))
-        for member in segment.nodes:
-            if member.internal_ip is not None:
-                routes.append(ctx.private_route(single_cidr(member.internal_ip.ip), gateway))
-        for text in segment.allowed_location_ips:
-            routes.append(ctx.private_route(text, gateway))
-    for peer in topo.peers:
-        for text in peer.allowed_ips:
-            routes.append(ctx.private_route(text, gateway))
+
+        def make(seg: Segment = segment) -> List[Route]:
+            routes = [ctx.private_route(f"{seg.wireguard_ip}/{seg.wireguard_ip.max_prefixlen}", gateway)]
+            routes.extend(ctx.private_route(member.pod_text, gateway) for member in seg.nodes)
+            routes.extend(
+                ctx.private_route(member.internal_text, gateway)
+                for member in seg.nodes
+                if member.internal_text is not None
+            )
+            routes.extend(ctx.private_route(text, gateway) for text in seg.allowed_location_ips)
+            return routes
+
+        chunks.append(_cached(topo, ("follower", segment.index) + via_key, make))
+    chunks.append(
+        _cached(
+            topo,
+            ("follower-peers",) + via_key,
+            lambda: [ctx.private_route(text, gateway) for peer in topo.peers for text in peer.allowed_ips],
+        )
+    )
+    return chunks

@@ -151,4 +151,4 @@ def test_play_inventory_matches_the_cluster(tmp_path):
     first = cluster["nodes"][0]
     assert hosts[first["name"]]["kilo_public_key"] == first["public_key"]
     assert hosts[first["name"]]["ansible_connection"] == "local"
-    assert {path.name for path in playbooks.values()} == {"lookup.yml", "baseline.yml"}
+    assert {path.name for path in playbooks.values()} == {"lookup.yml", "lookup_once.yml", "baseline.yml"}

@@ -34,7 +34,7 @@ _LAB_NUMBERS = itertools.count(1)
 
 
 def _sh(*argv: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    proc = subprocess.run(list(argv), capture_output=True, text=True, **kwargs)
+    proc = subprocess.run(list(argv), capture_output=True, text=True, check=False, **kwargs)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc
@@ -224,6 +224,9 @@ class Lab:
             proc = _sh("ip", "netns", "del", name, check=False)
             if proc.returncode != 0:
                 errors.append(proc.stderr.strip())
+        # the private bind mount of /run/kmt goes when no lab (of any test process) uses it any more
+        if RUN_DIR.is_dir() and not any(RUN_DIR.glob("*.mnt")):
+            _sh("umount", str(RUN_DIR), check=False)
         if errors:
             raise RuntimeError("cleanup problems: " + "; ".join(errors))
 
@@ -291,7 +294,13 @@ def _ansible_playbook(
 
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook), *args]
     return subprocess.run(
-        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600
+        cmd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 

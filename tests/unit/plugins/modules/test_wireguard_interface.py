@@ -28,6 +28,7 @@ PLAYBOOK = """---
   tasks:
     - name: Ensure the key
       kilo.mesh.wireguard_key:
+        state: "{{ wg_key_state | default('present') }}"
 
 - name: Manage the WireGuard interface
   hosts: all
@@ -130,7 +131,7 @@ def mesh(wg_lab_module, run_play, tmp_path_factory):
     for host in hosts:
         host.run("ip", "addr", "add", f"{pod_ip(host)}/32", "dev", "lo")
     key_play = tmp / "keys.yml"
-    key_play.write_text(PLAYBOOK.split("\n- name: Manage the WireGuard interface")[0] + "\n")
+    key_play.write_text(PLAYBOOK.split("\n- name: Manage the WireGuard interface", maxsplit=1)[0] + "\n")
     result = run_play(key_play, lab.inventory(tmp / "inventory.json"))
     mesh.keys = {name: res["public_key"] for name, res in result.results("Ensure the key").items()}
     a, b = hosts[0].name, hosts[1].name
@@ -146,7 +147,9 @@ def names(mesh):
 def test_keys_generated_on_the_nodes_match_wg_pubkey(mesh):
     for name, host in mesh.hosts.items():
         key_file = host.var_lib_kilo / "key"
-        derived = subprocess.run(["wg", "pubkey"], input=key_file.read_text(), capture_output=True, text=True, check=True)
+        derived = subprocess.run(
+            ["wg", "pubkey"], input=key_file.read_text(), capture_output=True, text=True, check=True
+        )
         assert derived.stdout.strip() == mesh.keys[name]
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert not key_file.read_text().endswith("\n")
@@ -216,9 +219,7 @@ def test_check_mode_reports_but_changes_nothing(mesh):
 def _unified(diff: dict) -> str:
     import difflib
 
-    return "\n".join(
-        difflib.unified_diff(diff["before"].splitlines(), diff["after"].splitlines(), lineterm="", n=0)
-    )
+    return "\n".join(difflib.unified_diff(diff["before"].splitlines(), diff["after"].splitlines(), lineterm="", n=0))
 
 
 def test_output_never_contains_key_material(mesh):
@@ -263,7 +264,7 @@ def test_live_update_keeps_the_tunnel_up(mesh):
     results = mesh.apply().results(TASK)
     time.sleep(1)
     pinger.send_signal(signal.SIGINT)
-    out, _ = pinger.communicate(timeout=10)
+    out = pinger.communicate(timeout=10)[0]
     sent = int(re.search(r"(\d+) packets transmitted", out).group(1))
     answered = sorted(int(seq) for seq in re.findall(r"icmp_seq=(\d+) ttl=", out))
     assert sent >= 20
@@ -309,8 +310,12 @@ def test_removed_peer_loses_its_routes_and_foreign_routes_stay(mesh):
     ("bad_peer", "expected"),
     [
         pytest.param({"public_key": "not-a-key"}, r"peers\[1\] \(broken\): public_key 'not-a-key' is not", id="key"),
-        pytest.param({"allowed_ips": ["10.1.2.300/24"]}, r"peers\[1\] \(broken\): allowed_ips entry '10.1.2.300/24'", id="cidr"),
-        pytest.param({"endpoint": "192.168.77.13"}, r"peers\[1\] \(broken\): endpoint '192.168.77.13' is invalid", id="endpoint"),
+        pytest.param(
+            {"allowed_ips": ["10.1.2.300/24"]}, r"peers\[1\] \(broken\): allowed_ips entry '10.1.2.300/24'", id="cidr"
+        ),
+        pytest.param(
+            {"endpoint": "192.168.77.13"}, r"peers\[1\] \(broken\): endpoint '192.168.77.13' is invalid", id="endpoint"
+        ),
     ],
 )
 def test_invalid_peer_fails_before_changing_anything(mesh, bad_peer, expected):
@@ -343,10 +348,50 @@ def test_state_absent_removes_interface_and_config(mesh):
     assert res["changed"] is False
 
 
+def test_staged_key_rotation_across_the_mesh(mesh):
+    """From the a<->b state: stage next keys, then promote and apply them in one play; the tunnel comes back."""
+    a, b, _c = mesh.hosts.values()
+    old = {n: mesh.keys[n] for n in (a.name, b.name)}
+    staged = mesh.apply(limit=[a.name, b.name], vars_override={n: {"wg_key_state": "rotated"} for n in old})
+    next_keys = {n: r["next_public_key"] for n, r in staged.results("Ensure the key").items()}
+    assert set(next_keys) == set(old) and all(next_keys[n] != old[n] for n in old)
+    assert all(r["changed"] is False for r in staged.results(TASK).values()), "staging must not touch the interface"
+    assert a.run("wg", "show", "kilo0", "public-key").stdout.strip() == old[a.name]
+
+    pinger = a.popen("ping", "-i", "0.1", "-W", "1", pod_ip(b))
+    time.sleep(0.5)
+    mesh.keys.update(next_keys)
+    mesh.connect([a.name, b.name])
+    overrides = {n: {"wg_key_state": "promoted"} for n in old}
+    run = mesh.apply(limit=[a.name, b.name], vars_override=overrides)
+    time.sleep(2)
+    pinger.send_signal(signal.SIGINT)
+    out = pinger.communicate(timeout=10)[0]
+    promoted = run.results("Ensure the key")
+    applied = run.results(TASK)
+    for name in old:
+        assert promoted[name]["previous_public_key"] == old[name]
+        assert promoted[name]["public_key"] == next_keys[name]
+        assert applied[name]["public_key"] == next_keys[name]
+        assert mesh.hosts[name].run("wg", "show", "kilo0", "public-key").stdout.strip() == next_keys[name]
+        assert f"(redacted) public key {next_keys[name]}" not in json.dumps(applied[name])  # no diff requested
+    assert ping(a, pod_ip(b)).returncode == 0
+    assert ping(b, pod_ip(a)).returncode == 0
+    answered = set(int(seq) for seq in re.findall(r"icmp_seq=(\d+) ttl=", out))
+    # the switch-over costs at most a handshake: the last replies came after the promotion
+    sent = int(re.search(r"(\d+) packets transmitted", out).group(1))
+    assert max(answered) >= sent - 3, out
+    again = mesh.apply(limit=[a.name, b.name])
+    assert all(r["changed"] is False for r in again.results(TASK).values())
+    assert all(r["changed"] is False for r in again.results("Ensure the key").values())
+
+
 def test_missing_private_key_fails_clearly(wg_lab, run_play, tmp_path):
     (host,) = wg_lab.start("z")
     playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK.replace("      kilo.mesh.wireguard_key:\n", "      kilo.mesh.wireguard_key:\n        state: absent\n"))
+    playbook.write_text(
+        PLAYBOOK.replace("      kilo.mesh.wireguard_key:\n", "      kilo.mesh.wireguard_key:\n        state: absent\n")
+    )
     inventory = wg_lab.inventory(tmp_path / "inv.json", {host.name: {"wg_address": ["10.77.0.1/24"], "wg_peers": []}})
     run = run_play(playbook, inventory, check=False)
     res = run.results(TASK)[host.name]

@@ -29,7 +29,7 @@ def wg_pubkey(private: str) -> str:
 
 @pytest.fixture()
 def key_module(playbook_runner, tmp_path):
-    """``key_module(*ansible_args, check=True, json_out=True, **module_args)`` -> (result dict, raw output)."""
+    """``key_module(*ansible_args, check=True, json_out=True, **module_args)`` -> result dict (or the raw output)."""
     playbook = tmp_path / "key.yml"
     playbook.write_text(PLAYBOOK)
 
@@ -43,11 +43,10 @@ def key_module(playbook_runner, tmp_path):
             env=JSON_ENV if json_out else {},
         )
         if not json_out:
-            return None, proc.stdout
+            return proc.stdout
         text = proc.stdout
         doc = json.loads(text[text.index("{") :])
-        result = doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        return result, text
+        return doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
     return _run
 
@@ -62,7 +61,7 @@ def mode(path: Path) -> int:
 
 
 def test_generates_a_valid_key_with_private_modes(key_module, key_path):
-    result, _ = key_module("-c", "local", path=str(key_path))
+    result = key_module("-c", "local", path=str(key_path))
     assert result["changed"] is True
     private = key_path.read_text()
     assert len(private) == 44 and not private.endswith("\n")
@@ -73,9 +72,9 @@ def test_generates_a_valid_key_with_private_modes(key_module, key_path):
 
 
 def test_existing_key_is_kept(key_module, key_path):
-    first, _ = key_module("-c", "local", path=str(key_path))
+    first = key_module("-c", "local", path=str(key_path))
     content = key_path.read_bytes()
-    second, _ = key_module("-c", "local", path=str(key_path))
+    second = key_module("-c", "local", path=str(key_path))
     assert second["changed"] is False
     assert second["public_key"] == first["public_key"]
     assert key_path.read_bytes() == content
@@ -86,17 +85,17 @@ def test_existing_key_from_wg_genkey_is_accepted_and_mode_fixed(key_module, key_
     private = subprocess.run(["wg", "genkey"], capture_output=True, text=True, check=True).stdout  # with newline
     key_path.write_text(private)
     key_path.chmod(0o644)
-    result, _ = key_module("-c", "local", path=str(key_path))
+    result = key_module("-c", "local", path=str(key_path))
     assert result["changed"] is True  # only the mode
     assert key_path.read_text() == private
     assert mode(key_path) == 0o600
     assert result["public_key"] == wg_pubkey(private)
-    again, _ = key_module("-c", "local", path=str(key_path))
+    again = key_module("-c", "local", path=str(key_path))
     assert again["changed"] is False
 
 
 def test_check_mode_writes_nothing(key_module, key_path):
-    result, _ = key_module("-c", "local", "--check", "--diff", path=str(key_path))
+    result = key_module("-c", "local", "--check", "--diff", path=str(key_path))
     assert result["changed"] is True
     assert result["public_key"] is None
     assert not key_path.exists()
@@ -104,18 +103,18 @@ def test_check_mode_writes_nothing(key_module, key_path):
     key_module("-c", "local", path=str(key_path))
     content = key_path.read_bytes()
     for state in ("present", "rotated", "promoted"):
-        result, _ = key_module("-c", "local", "--check", path=str(key_path), state=state)
+        result = key_module("-c", "local", "--check", path=str(key_path), state=state)
         assert result["changed"] is (state == "rotated"), state
     assert not Path(f"{key_path}.next").exists()
-    result, _ = key_module("-c", "local", "--check", path=str(key_path), state="absent")
+    result = key_module("-c", "local", "--check", path=str(key_path), state="absent")
     assert result["changed"] is True
     assert key_path.read_bytes() == content
 
 
 def test_staged_rotation_and_promotion(key_module, key_path):
-    first, _ = key_module("-c", "local", path=str(key_path))
+    first = key_module("-c", "local", path=str(key_path))
     active = key_path.read_text()
-    staged, _ = key_module("-c", "local", "--diff", path=str(key_path), state="rotated")
+    staged = key_module("-c", "local", "--diff", path=str(key_path), state="rotated")
     next_path = Path(f"{key_path}.next")
     assert staged["changed"] is True
     assert staged["public_key"] == first["public_key"]
@@ -123,17 +122,19 @@ def test_staged_rotation_and_promotion(key_module, key_path):
     assert staged["next_public_key"] != first["public_key"]
     assert key_path.read_text() == active, "staging must not touch the active key"
     assert mode(next_path) == 0o600
-    assert staged["diff"]["after"] == f"public_key: {first['public_key']}\nnext_public_key: {staged['next_public_key']}\n"
+    assert (
+        staged["diff"]["after"] == f"public_key: {first['public_key']}\nnext_public_key: {staged['next_public_key']}\n"
+    )
 
-    again, _ = key_module("-c", "local", path=str(key_path), state="rotated")
+    again = key_module("-c", "local", path=str(key_path), state="rotated")
     assert again["changed"] is False
     assert again["next_public_key"] == staged["next_public_key"]
 
-    present, _ = key_module("-c", "local", path=str(key_path))
+    present = key_module("-c", "local", path=str(key_path))
     assert present["changed"] is False
     assert present["next_public_key"] == staged["next_public_key"]
 
-    promoted, _ = key_module("-c", "local", "--diff", path=str(key_path), state="promoted")
+    promoted = key_module("-c", "local", "--diff", path=str(key_path), state="promoted")
     assert promoted["changed"] is True
     assert promoted["previous_public_key"] == first["public_key"]
     assert promoted["public_key"] == staged["next_public_key"] == wg_pubkey(key_path.read_text())
@@ -141,13 +142,13 @@ def test_staged_rotation_and_promotion(key_module, key_path):
     assert not next_path.exists()
     assert mode(key_path) == 0o600
 
-    idle, _ = key_module("-c", "local", path=str(key_path), state="promoted")
+    idle = key_module("-c", "local", path=str(key_path), state="promoted")
     assert idle["changed"] is False
     assert idle["public_key"] == promoted["public_key"]
 
 
 def test_rotation_needs_an_active_key(key_module, key_path):
-    result, _ = key_module("-c", "local", path=str(key_path), state="rotated", check=False)
+    result = key_module("-c", "local", path=str(key_path), state="rotated", check=False)
     assert result["failed"] is True
     assert "no valid active key at " + str(key_path) in result["msg"]
     assert "state=present" in result["msg"]
@@ -157,13 +158,13 @@ def test_rotation_needs_an_active_key(key_module, key_path):
 def test_corrupt_key_fails_unless_forced(key_module, key_path):
     key_path.parent.mkdir(parents=True)
     key_path.write_text("this is not a key\n")
-    result, _ = key_module("-c", "local", path=str(key_path), check=False)
+    result = key_module("-c", "local", path=str(key_path), check=False)
     assert result["failed"] is True
     assert f"{key_path} exists but is not a valid WireGuard private key" in result["msg"]
     assert "force=true" in result["msg"]
     assert key_path.read_text() == "this is not a key\n"
 
-    result, _ = key_module("-c", "local", path=str(key_path), force=True)
+    result = key_module("-c", "local", path=str(key_path), force=True)
     assert result["changed"] is True
     assert result["public_key"] == wg_pubkey(key_path.read_text())
     assert mode(key_path) == 0o600
@@ -173,7 +174,7 @@ def test_corrupt_staged_key_blocks_promotion(key_module, key_path):
     key_module("-c", "local", path=str(key_path))
     active = key_path.read_text()
     Path(f"{key_path}.next").write_text("garbage")
-    result, _ = key_module("-c", "local", path=str(key_path), state="promoted", check=False)
+    result = key_module("-c", "local", path=str(key_path), state="promoted", check=False)
     assert result["failed"] is True
     assert "staged key file" in result["msg"]
     assert key_path.read_text() == active
@@ -182,20 +183,20 @@ def test_corrupt_staged_key_blocks_promotion(key_module, key_path):
 def test_absent_removes_both_files(key_module, key_path):
     key_module("-c", "local", path=str(key_path))
     key_module("-c", "local", path=str(key_path), state="rotated")
-    result, _ = key_module("-c", "local", path=str(key_path), state="absent")
+    result = key_module("-c", "local", path=str(key_path), state="absent")
     assert result["changed"] is True
     assert not key_path.exists()
     assert not Path(f"{key_path}.next").exists()
-    result, _ = key_module("-c", "local", path=str(key_path), state="absent")
+    result = key_module("-c", "local", path=str(key_path), state="absent")
     assert result["changed"] is False
 
 
 def test_private_key_never_in_output(key_module, key_path):
-    outputs = [key_module("-c", "local", "-vvv", "--diff", json_out=False, path=str(key_path))[1]]
-    outputs.append(key_module("-c", "local", "-vvv", "--diff", json_out=False, path=str(key_path), state="rotated")[1])
+    outputs = [key_module("-c", "local", "-vvv", "--diff", json_out=False, path=str(key_path))]
+    outputs.append(key_module("-c", "local", "-vvv", "--diff", json_out=False, path=str(key_path), state="rotated"))
     secrets = [key_path.read_text(), Path(f"{key_path}.next").read_text()]
-    outputs.append(key_module("-c", "local", "-vvv", "--diff", json_out=False, path=str(key_path), state="promoted")[1])
-    outputs.append(key_module("-c", "local", "--diff", path=str(key_path))[1])
+    outputs.append(key_module("-c", "local", "-vvv", "--diff", json_out=False, path=str(key_path), state="promoted"))
+    outputs.append(key_module("-c", "local", "--diff", json_out=False, path=str(key_path)))
     for output in outputs:
         for secret in secrets:
             assert secret not in output
@@ -210,9 +211,9 @@ def test_wg_tools_fallback_without_cryptography(key_module, key_path, tmp_path):
     interpreter = tmp_path / "python-nocrypto"
     interpreter.write_text(f'#!/usr/bin/env bash\nset -euo pipefail\nPYTHONPATH={blocker} exec /usr/bin/python3 "$@"\n')
     interpreter.chmod(0o755)
-    probe = subprocess.run([str(interpreter), "-c", "import cryptography"], capture_output=True, text=True)
+    probe = subprocess.run([str(interpreter), "-c", "import cryptography"], capture_output=True, text=True, check=False)
     assert probe.returncode != 0 and "hidden by the test" in probe.stderr
-    result, _ = key_module("-c", "local", interpreter=str(interpreter), path=str(key_path))
+    result = key_module("-c", "local", interpreter=str(interpreter), path=str(key_path))
     assert result["changed"] is True
     assert result["public_key"] == wg_pubkey(key_path.read_text())
     assert mode(key_path) == 0o600

@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+"""Role kilo.mesh.peers (source cluster) against the Kubernetes API stand-in, with real ansible-playbook runs.
+
+The cluster has two ready Kilo nodes in two locations; the expected client configuration below is written by
+hand from SPEC 3.3 (one [Peer] per segment with the peer's own keepalive and preshared key, then the other peers).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+GROUP, VERSION, PLURAL = "kilo.squat.ai", "v1alpha1", "peers"
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "peers.kilo.squat.ai"},
+    "spec": {
+        "group": GROUP,
+        "names": {"kind": "Peer", "listKind": "PeerList", "plural": PLURAL, "singular": "peer"},
+        "scope": "Cluster",
+        "versions": [{"name": VERSION, "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}],
+    },
+}
+
+
+def key(i: int) -> str:
+    return base64.b64encode(bytes([i]) * 32).decode()
+
+
+def kilo_node(name: str, location: str, endpoint: str, internal_ip: str, pod_cidr: str, key_index: int) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {
+                "kilo.squat.ai/location": location,
+                "kilo.squat.ai/endpoint": endpoint,
+                "kilo.squat.ai/internal-ip": internal_ip,
+                "kilo.squat.ai/key": key(key_index),
+                "kilo.squat.ai/last-seen": str(int(time.time())),
+                "kilo.squat.ai/granularity": "location",
+            },
+        },
+        "spec": {"podCIDR": pod_cidr},
+    }
+
+
+@pytest.fixture()
+def cluster(kube):
+    from kubernetes import client
+
+    kube.reset(
+        [
+            kilo_node("eu-1", "eu", "198.51.100.21:51820", "10.10.1.21/24", "10.42.1.0/24", 1),
+            kilo_node("us-1", "us", "198.51.100.22:51820", "10.10.2.22/24", "10.42.2.0/24", 2),
+        ]
+    )
+    client.ApiextensionsV1Api(kube.client()).create_custom_resource_definition(CRD)
+    return kube
+
+
+def stored_peers(kube) -> dict:
+    from kubernetes import client
+
+    items = client.CustomObjectsApi(kube.client()).list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+    return {item["metadata"]["name"]: item for item in items}
+
+
+def run_role(playbook_runner, tmp_path: Path, kube, role_vars: dict, *flags: str, check: bool = True):
+    play = [{"hosts": "localhost", "gather_facts": False, "roles": [{"role": "kilo.mesh.peers", "vars": role_vars}]}]
+    playbook = tmp_path / "peers.yml"
+    playbook.write_text("---\n" + yaml.safe_dump(play, sort_keys=False))
+    return playbook_runner(
+        playbook,
+        *flags,
+        inventory="localhost,",
+        check=check,
+        extra_vars={
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "kilo_peers_kubeconfig": kube.kubeconfig,
+        },
+    )
+
+
+def recap_changed(output: str) -> int:
+    match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", output)
+    assert match, output
+    return int(match.group(1))
+
+
+def wg_pubkey(private_key: str) -> str:
+    return subprocess.run(["wg", "pubkey"], input=private_key, capture_output=True, text=True, check=True).stdout.strip()
+
+
+PEERS = [
+    {
+        "name": "laptop",
+        "allowed_ips": ["10.5.0.1/32"],
+        "generate": True,
+        "generate_preshared_key": True,
+        "persistent_keepalive": 10,
+        "dns": ["10.43.0.10"],
+    },
+    {"name": "office", "allowed_ips": ["10.5.0.2/32", "192.168.50.0/24"], "public_key": key(102), "endpoint": "203.0.113.9:51820"},
+]
+
+
+def expected_laptop_conf(private_key: str, psk: str) -> str:
+    return (
+        "[Interface]\n"
+        "Address = 10.5.0.1/32\n"
+        f"PrivateKey = {private_key}\n"
+        "DNS = 10.43.0.10\n"
+        "\n"
+        "[Peer]\n"
+        "AllowedIPs = 10.42.1.0/24, 10.10.1.21/32, 10.4.0.1/32\n"
+        "Endpoint = 198.51.100.21:51820\n"
+        "PersistentKeepalive = 10\n"
+        f"PresharedKey = {psk}\n"
+        f"PublicKey = {key(1)}\n"
+        "\n"
+        "[Peer]\n"
+        "AllowedIPs = 10.42.2.0/24, 10.10.2.22/32, 10.4.0.2/32\n"
+        "Endpoint = 198.51.100.22:51820\n"
+        "PersistentKeepalive = 10\n"
+        f"PresharedKey = {psk}\n"
+        f"PublicKey = {key(2)}\n"
+        "\n"
+        "[Peer]\n"
+        "AllowedIPs = 10.5.0.2/32, 192.168.50.0/24\n"
+        "Endpoint = 203.0.113.9:51820\n"
+        "PersistentKeepalive = 10\n"
+        f"PublicKey = {key(102)}\n"
+    )
+
+
+def test_peers_role_creates_peers_and_complete_client_configs(playbook_runner, tmp_path, cluster) -> None:
+    out_dir = tmp_path / "out"
+    role_vars = {"kilo_peers_list": PEERS, "kilo_peers_output_dir": str(out_dir), "kilo_peers_service_cidrs": ["10.43.0.0/16"]}
+
+    # check mode first: nothing is written anywhere
+    check = run_role(playbook_runner, tmp_path, cluster, role_vars, "--check", "--diff")
+    assert recap_changed(check.stdout) > 0
+    assert stored_peers(cluster) == {}
+    assert not (out_dir / "laptop.key").exists()
+
+    first = run_role(playbook_runner, tmp_path, cluster, role_vars)
+    private_key = (out_dir / "laptop.key").read_text().strip()
+    psk = (out_dir / "laptop.psk").read_text().strip()
+    assert len(base64.b64decode(private_key)) == 32 and len(base64.b64decode(psk)) == 32
+    for name in ("laptop.key", "laptop.psk", "laptop.conf", "office.conf"):
+        assert stat.S_IMODE((out_dir / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE(out_dir.stat().st_mode) == 0o700
+    assert private_key not in first.stdout and psk not in first.stdout
+
+    stored = stored_peers(cluster)
+    assert set(stored) == {"laptop", "office"}
+    assert stored["laptop"]["spec"] == {
+        "allowedIPs": ["10.5.0.1/32"],
+        "publicKey": wg_pubkey(private_key),
+        "persistentKeepalive": 10,
+        "presharedKey": psk,
+    }
+    assert stored["office"]["spec"]["endpoint"] == {"dnsOrIP": {"ip": "203.0.113.9"}, "port": 51820}
+
+    assert (out_dir / "laptop.conf").read_text() == expected_laptop_conf(private_key, psk)
+    office = (out_dir / "office.conf").read_text()
+    assert office.startswith("[Interface]\nAddress = 10.5.0.2/32, 192.168.50.0/24\nListenPort = 51820\n\n[Peer]\n")
+    assert "PrivateKey" not in office  # its key is the office's own, never known here
+
+    # second run: nothing changes, keys are reused
+    second = run_role(playbook_runner, tmp_path, cluster, role_vars)
+    assert recap_changed(second.stdout) == 0, second.stdout
+    assert (out_dir / "laptop.key").read_text().strip() == private_key
+    assert (out_dir / "laptop.psk").read_text().strip() == psk
+
+
+def test_prune_in_check_mode_then_for_real(playbook_runner, tmp_path, cluster) -> None:
+    out_dir = tmp_path / "out"
+    role_vars = {"kilo_peers_list": PEERS, "kilo_peers_output_dir": str(out_dir)}
+    run_role(playbook_runner, tmp_path, cluster, role_vars)
+    fewer = dict(role_vars, kilo_peers_list=PEERS[:1], kilo_peers_prune=True)
+    run_role(playbook_runner, tmp_path, cluster, fewer, "--check")
+    assert set(stored_peers(cluster)) == {"laptop", "office"}
+    run_role(playbook_runner, tmp_path, cluster, fewer)
+    assert set(stored_peers(cluster)) == {"laptop"}
+
+
+def test_bad_declarations_fail_before_any_change(playbook_runner, tmp_path, cluster) -> None:
+    out_dir = tmp_path / "out"
+    both = [{"name": "laptop", "allowed_ips": ["10.5.0.1/32"], "generate": True, "public_key": key(101)}]
+    result = run_role(
+        playbook_runner, tmp_path, cluster, {"kilo_peers_list": both, "kilo_peers_output_dir": str(out_dir)}, check=False
+    )
+    assert result.returncode != 0
+    assert "kilo_peers_list item laptop" in result.stdout and "exactly one of public_key or generate" in result.stdout
+    overlapping = [{"name": "laptop", "allowed_ips": ["10.42.1.7/32"], "public_key": key(101)}]
+    result = run_role(
+        playbook_runner, tmp_path, cluster, {"kilo_peers_list": overlapping, "kilo_peers_output_dir": str(out_dir)}, check=False
+    )
+    assert result.returncode != 0
+    assert 'peer "laptop": field allowed_ips' in result.stdout and 'pod CIDR 10.42.1.0/24 of node "eu-1"' in result.stdout
+    assert stored_peers(cluster) == {}
+    assert not (out_dir / "laptop.conf").exists()

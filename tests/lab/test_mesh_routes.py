@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+"""kilo.mesh.mesh_routes against the real kernel, in a network namespace this test creates."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+MODULE = Path(__file__).resolve().parents[2] / "plugins" / "modules" / "mesh_routes.py"
+PROTO = "211"
+
+
+def ip(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture()
+def netns() -> Iterator[str]:
+    if os.geteuid() != 0:
+        pytest.fail("needs root (network namespaces)")
+    ns = f"kmr{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        ip(ns, "link", "set", "lo", "up")
+        ip(ns, "link", "add", "lan0", "type", "veth", "peer", "name", "other0")
+        for link in ("lan0", "other0"):
+            ip(ns, "link", "set", link, "up")
+        ip(ns, "addr", "add", "10.10.1.12/24", "dev", "lan0")
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def run_module(ns: str, args: dict, check_mode: bool = False, diff: bool = False) -> dict:
+    """Run the module file inside the namespace (AnsibleModule reads its arguments from a JSON file)."""
+    params = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    proc = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, str(MODULE), json.dumps({"ANSIBLE_MODULE_ARGS": params})],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return json.loads(proc.stdout)
+
+
+def owned(ns: str) -> list[str]:
+    out = ip(ns, "route", "show", "table", "all", "proto", PROTO).stdout
+    return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+
+ROUTES = [
+    {"dst": "10.4.0.1/32", "via": "10.10.1.11", "dev": "private", "onlink": True},
+    {"dst": "10.42.3.0/24", "via": "10.10.1.11", "dev": "private", "onlink": True, "src": "10.10.1.12/24"},
+    {"dst": "10.42.9.0/24", "via": "10.10.1.11", "dev": "private", "onlink": True, "table": 1107},
+]
+
+
+def test_check_apply_idempotent_and_diff(netns: str) -> None:
+    args = {"routes": ROUTES, "private_address": "10.10.1.12/24"}
+    check = run_module(netns, args, check_mode=True, diff=True)
+    assert check["changed"] is True
+    assert owned(netns) == [], "check mode changed the kernel routes"
+    assert "+10.42.3.0/24 via 10.10.1.11 dev lan0 src 10.10.1.12 onlink" in check["diff"]["after"].replace("\n", "\n+")
+    applied = run_module(netns, args, diff=True)
+    assert applied["changed"] is True and applied["private_device"] == "lan0"
+    assert owned(netns) == sorted(
+        [
+            "10.4.0.1 via 10.10.1.11 dev lan0 onlink",
+            "10.42.3.0/24 via 10.10.1.11 dev lan0 src 10.10.1.12 onlink",
+            "10.42.9.0/24 via 10.10.1.11 dev lan0 table 1107 onlink",
+        ]
+    )
+    again = run_module(netns, args)
+    assert again["changed"] is False
+    assert run_module(netns, args, check_mode=True)["changed"] is False
+
+
+def test_removes_only_its_own_stale_routes(netns: str) -> None:
+    ip(netns, "route", "add", "10.99.0.0/24", "dev", "other0", "proto", "212")
+    ip(netns, "route", "add", "10.98.0.0/24", "dev", "other0")
+    run_module(netns, {"routes": ROUTES, "private_address": "10.10.1.12"})
+    result = run_module(netns, {"routes": ROUTES[:1], "private_device": "lan0"}, diff=True)
+    assert result["changed"] is True
+    assert sorted(result["removed"]) == [
+        "10.42.3.0/24 via 10.10.1.11 dev lan0 src 10.10.1.12 onlink",
+        "10.42.9.0/24 via 10.10.1.11 dev lan0 onlink table 1107",
+    ]
+    assert owned(netns) == ["10.4.0.1 via 10.10.1.11 dev lan0 onlink"]
+    others = ip(netns, "route", "show").stdout
+    assert "10.99.0.0/24" in others and "10.98.0.0/24" in others, "foreign routes were touched"
+    gone = run_module(netns, {"state": "absent"})
+    assert gone["changed"] is True and owned(netns) == []
+    assert "10.99.0.0/24" in ip(netns, "route", "show").stdout
+
+
+def test_changed_route_is_replaced_in_place(netns: str) -> None:
+    run_module(netns, {"routes": ROUTES[1:2], "private_address": "10.10.1.12"})
+    moved = [dict(ROUTES[1], via="10.10.1.13")]
+    result = run_module(netns, {"routes": moved, "private_address": "10.10.1.12"})
+    assert result["changed"] is True
+    assert owned(netns) == ["10.42.3.0/24 via 10.10.1.13 dev lan0 src 10.10.1.12 onlink"]
+
+
+def test_unknown_internal_ip_fails_clearly(netns: str) -> None:
+    result = run_module(netns, {"routes": ROUTES, "private_address": "192.0.2.7/24"})
+    assert result.get("failed") is True
+    assert "192.0.2.7/24" in result["msg"] and "kilo_internal_ip" in result["msg"]
+    assert owned(netns) == []
