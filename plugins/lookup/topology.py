@@ -89,7 +89,8 @@ options:
     description: Kubeconfig context for O(source=cluster).
     type: str
   topology_label:
-    description: Node label used as location when the C(kilo.squat.ai/location) annotation is absent (O(source=cluster)).
+    description:
+      - Node label used as location when the C(kilo.squat.ai/location) annotation is absent (O(source=cluster)).
     type: str
     default: topology.kubernetes.io/region
 notes:
@@ -253,7 +254,8 @@ class LookupModule(LookupBase):
         except TopologyError as exc:
             message = f"kilo.mesh.topology: {exc}"
             if hints == "inventory" and exc.kind == "node" and exc.field:
-                message += f" (inventory host variable kilo_{exc.field} of the host for node {exc.name!r})"
+                var = "kilo_node_name" if exc.field == "name" else f"kilo_{exc.field}"
+                message += f" (inventory host variable {var} of the host for node {exc.name!r})"
             raise AnsibleLookupError(message) from exc
 
     def _template(self, value: Any) -> Any:
@@ -309,7 +311,7 @@ class LookupModule(LookupBase):
                 context=self.get_option("context"),
                 topology_label=self.get_option("topology_label"),
             )
-        except Exception as exc:  # noqa: BLE001 - any client/API failure becomes a lookup error
+        except Exception as exc:  # any client/API failure becomes a lookup error
             raise AnsibleLookupError(f"kilo.mesh.topology: could not read the cluster: {exc}") from exc
         if "granularity" not in kwargs and cluster.get("granularity"):
             granularity = cluster["granularity"]

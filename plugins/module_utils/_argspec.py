@@ -36,7 +36,7 @@ def topology_source_argument_spec() -> Dict[str, Any]:
             "topology_label": {"type": "str", "default": DEFAULT_TOPOLOGY_LABEL},
             "nodes": {"type": "list", "elements": "dict", "default": []},
             "peers": {"type": "list", "elements": "dict", "default": []},
-            "granularity": {"type": "str", "choices": list(GRANULARITIES), "default": "location"},
+            "granularity": {"type": "str", "choices": list(GRANULARITIES)},
             "subnet": {"type": "str"},
             "service_cidrs": {"type": "list", "elements": "str", "default": []},
         }
@@ -53,17 +53,26 @@ def topology_from_params(params: Dict[str, Any], extra_peers: Any = ()) -> Any:
     and whatever ``read_cluster`` raises for API problems; the caller maps both to ``fail_json``.
     """
     from .topology.build import build_topology
+    from .topology.errors import TopologyError
 
     peers_by_name: Dict[str, Any] = {}
     subnet = params.get("subnet")
+    granularity = params.get("granularity")
     if params.get("source", "cluster") == "cluster":
         from .k8s_cluster import read_cluster
 
-        nodes, cluster_peers, hint = read_cluster(
+        cluster = read_cluster(
             kubeconfig=params.get("kubeconfig"),
             context=params.get("context"),
             topology_label=params.get("topology_label") or DEFAULT_TOPOLOGY_LABEL,
         )
+        if isinstance(cluster, dict):
+            nodes, cluster_peers = cluster.get("nodes") or [], cluster.get("peers") or []
+            hint, granularity = cluster.get("subnet"), granularity or cluster.get("granularity")
+        else:  # (nodes, peers, subnet hint)
+            nodes, cluster_peers, hint = cluster
+        if not nodes:  # kgctl's words
+            raise TopologyError("did not find any valid Kilo nodes in the cluster")
         for peer in cluster_peers:
             peers_by_name[peer["name"]] = peer
         subnet = subnet or hint
@@ -74,7 +83,7 @@ def topology_from_params(params: Dict[str, Any], extra_peers: Any = ()) -> Any:
     return build_topology(
         nodes,
         [peers_by_name[name] for name in sorted(peers_by_name)],
-        granularity=params.get("granularity") or "location",
+        granularity=granularity or "location",
         port=params.get("port") or DEFAULT_PORT,
         subnet=subnet or DEFAULT_SUBNET,
         service_cidrs=params.get("service_cidrs") or (),

@@ -616,6 +616,10 @@ def run_module():
         module.fail_json(msg="prune=true needs the peers list (the exact set of peers to keep) and state=present")
     if params["prune"] and not params["labels"]:
         module.fail_json(msg="prune=true needs labels: only Peers carrying all of them are pruned")
+    for obj in params["definitions"] or []:  # preshared keys inside Peer objects are never shown
+        psk = (obj.get("spec") or {}).get("presharedKey") if isinstance(obj, dict) else None
+        if psk:
+            module.no_log_values.add(psk)
     labels = {str(key): str(value) for key, value in (params["labels"] or {}).items()}
 
     problems = []

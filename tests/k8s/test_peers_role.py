@@ -47,7 +47,8 @@ def kilo_node(name: str, location: str, endpoint: str, internal_ip: str, pod_cid
                 "kilo.squat.ai/endpoint": endpoint,
                 "kilo.squat.ai/internal-ip": internal_ip,
                 "kilo.squat.ai/key": key(key_index),
-                "kilo.squat.ai/last-seen": str(int(time.time())),
+                # an hour ahead: stays "fresh" (now - last-seen < 60) however slow the machine is
+                "kilo.squat.ai/last-seen": str(int(time.time()) + 3600),
                 "kilo.squat.ai/granularity": "location",
             },
         },
@@ -100,7 +101,9 @@ def recap_changed(output: str) -> int:
 
 
 def wg_pubkey(private_key: str) -> str:
-    return subprocess.run(["wg", "pubkey"], input=private_key, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["wg", "pubkey"], input=private_key, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 PEERS = [
@@ -112,7 +115,12 @@ PEERS = [
         "persistent_keepalive": 10,
         "dns": ["10.43.0.10"],
     },
-    {"name": "office", "allowed_ips": ["10.5.0.2/32", "192.168.50.0/24"], "public_key": key(102), "endpoint": "203.0.113.9:51820"},
+    {
+        "name": "office",
+        "allowed_ips": ["10.5.0.2/32", "192.168.50.0/24"],
+        "public_key": key(102),
+        "endpoint": "203.0.113.9:51820",
+    },
 ]
 
 
@@ -147,7 +155,11 @@ def expected_laptop_conf(private_key: str, psk: str) -> str:
 
 def test_peers_role_creates_peers_and_complete_client_configs(playbook_runner, tmp_path, cluster) -> None:
     out_dir = tmp_path / "out"
-    role_vars = {"kilo_peers_list": PEERS, "kilo_peers_output_dir": str(out_dir), "kilo_peers_service_cidrs": ["10.43.0.0/16"]}
+    role_vars = {
+        "kilo_peers_list": PEERS,
+        "kilo_peers_output_dir": str(out_dir),
+        "kilo_peers_service_cidrs": ["10.43.0.0/16"],
+    }
 
     # check mode first: nothing is written anywhere
     check = run_role(playbook_runner, tmp_path, cluster, role_vars, "--check", "--diff")
@@ -201,15 +213,25 @@ def test_bad_declarations_fail_before_any_change(playbook_runner, tmp_path, clus
     out_dir = tmp_path / "out"
     both = [{"name": "laptop", "allowed_ips": ["10.5.0.1/32"], "generate": True, "public_key": key(101)}]
     result = run_role(
-        playbook_runner, tmp_path, cluster, {"kilo_peers_list": both, "kilo_peers_output_dir": str(out_dir)}, check=False
+        playbook_runner,
+        tmp_path,
+        cluster,
+        {"kilo_peers_list": both, "kilo_peers_output_dir": str(out_dir)},
+        check=False,
     )
     assert result.returncode != 0
     assert "kilo_peers_list item laptop" in result.stdout and "exactly one of public_key or generate" in result.stdout
     overlapping = [{"name": "laptop", "allowed_ips": ["10.42.1.7/32"], "public_key": key(101)}]
     result = run_role(
-        playbook_runner, tmp_path, cluster, {"kilo_peers_list": overlapping, "kilo_peers_output_dir": str(out_dir)}, check=False
+        playbook_runner,
+        tmp_path,
+        cluster,
+        {"kilo_peers_list": overlapping, "kilo_peers_output_dir": str(out_dir)},
+        check=False,
     )
     assert result.returncode != 0
-    assert 'peer "laptop": field allowed_ips' in result.stdout and 'pod CIDR 10.42.1.0/24 of node "eu-1"' in result.stdout
+    assert (
+        'peer "laptop": field allowed_ips' in result.stdout and 'pod CIDR 10.42.1.0/24 of node "eu-1"' in result.stdout
+    )
     assert stored_peers(cluster) == {}
     assert not (out_dir / "laptop.conf").exists()

@@ -261,10 +261,14 @@ S1_PEERS = {
 
 @pytest.fixture()
 def s1(kube):
-    """Seed S1 with a fresh last-seen (re-seeded per test: readiness needs last-seen < 60 s old)."""
+    """Seed S1 with a fresh last-seen.
+
+    Readiness needs ``now - last-seen < 60``; the stamp is an hour ahead so a slow, loaded machine cannot age it out
+    while the playbook runs (kgctl accepts it the same way). stale-1 keeps its old stamp.
+    """
     from kubernetes import client
 
-    kube.reset(s1_nodes(int(time.time())))
+    kube.reset(s1_nodes(int(time.time()) + 3600))
     api = kube.client()
     client.ApiextensionsV1Api(api).create_custom_resource_definition(CRD)
     custom = client.CustomObjectsApi(api)
@@ -295,8 +299,8 @@ def run_tasks(playbook_runner, tmp_path: Path, kube, tasks: list[dict], *flags: 
     return [task["hosts"]["localhost"] for task in data["plays"][0]["tasks"]]
 
 
-def showconf(name: str, **args) -> dict:
-    return {"name": name, "kilo.mesh.showconf": args}
+def showconf(task_name: str, **args) -> dict:
+    return {"name": task_name, "kilo.mesh.showconf": args}
 
 
 def test_s1_outputs_match_kgctl(playbook_runner, tmp_path, s1) -> None:

@@ -299,7 +299,7 @@ def _ansible_playbook(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=600,
+        timeout=300,
         check=False,
     )
 

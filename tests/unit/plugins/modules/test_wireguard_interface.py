@@ -136,7 +136,10 @@ def mesh(wg_lab_module, run_play, tmp_path_factory):
     mesh.keys = {name: res["public_key"] for name, res in result.results("Ensure the key").items()}
     a, b = hosts[0].name, hosts[1].name
     mesh.connect([a, b])
-    mesh.first_run = mesh.apply(limit=[a, b]).results(TASK)
+    # testinfra gotcha 3: with WG_PROCESS_FOREGROUND=0 inherited, wireguard-go forks forever; with LOG_LEVEL set
+    # its daemon keeps the module's stdout pipe open. The module must clear both for the daemon it starts.
+    hostile_env = {"WG_PROCESS_FOREGROUND": "0", "LOG_LEVEL": "verbose"}
+    mesh.first_run = mesh.apply(limit=[a, b], env=hostile_env).results(TASK)
     return mesh
 
 
@@ -389,10 +392,9 @@ def test_staged_key_rotation_across_the_mesh(mesh):
 def test_missing_private_key_fails_clearly(wg_lab, run_play, tmp_path):
     (host,) = wg_lab.start("z")
     playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        PLAYBOOK.replace("      kilo.mesh.wireguard_key:\n", "      kilo.mesh.wireguard_key:\n        state: absent\n")
-    )
-    inventory = wg_lab.inventory(tmp_path / "inv.json", {host.name: {"wg_address": ["10.77.0.1/24"], "wg_peers": []}})
+    playbook.write_text(PLAYBOOK)
+    host_vars = {host.name: {"wg_address": ["10.77.0.1/24"], "wg_peers": [], "wg_key_state": "absent"}}
+    inventory = wg_lab.inventory(tmp_path / "inv.json", host_vars)
     run = run_play(playbook, inventory, check=False)
     res = run.results(TASK)[host.name]
     assert "no private key at /var/lib/kilo/key" in res["msg"]
@@ -400,3 +402,54 @@ def test_missing_private_key_fails_clearly(wg_lab, run_play, tmp_path):
     assert not (host.etc_wireguard / "kilo0.conf").exists()
     assert host.run("ip", "link", "show", "kilo0", check=False).returncode != 0
     assert json.dumps(res)  # JSON-safe
+
+
+def test_config_only_mode_on_localhost(playbook_runner, tmp_path):
+    """apply=false manages only the file (no interface is touched, so this runs on the real localhost)."""
+    private = subprocess.run(["wg", "genkey"], capture_output=True, text=True, check=True).stdout.strip()
+    key = tmp_path / "key"
+    key.write_text(private)
+    key.chmod(0o600)
+    conf = tmp_path / "kmtcfg0.conf"
+    playbook = tmp_path / "conf.yml"
+    playbook.write_text(
+        "---\n- name: Config only\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Write the config\n      kilo.mesh.wireguard_interface: '{{ args }}'\n"
+    )
+    peer = {"public_key": "kXY6yNhTAOlwJ7l6L5vWVkvCBv0T7FrkMFFqgYHyamU=", "allowed_ips": ["10.5.0.0/16"]}
+    args = {
+        "name": "kmtcfg0",
+        "apply": False,
+        "private_key_path": str(key),
+        "config_path": str(conf),
+        "address": ["10.5.0.9/32"],
+        "peers": [peer],
+    }
+    env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+
+    def run(*extra, **changes):
+        extra_vars = {"args": {**args, **changes}, "ansible_python_interpreter": "/usr/bin/python3"}
+        proc = playbook_runner(playbook, "-c", "local", *extra, inventory="localhost,", extra_vars=extra_vars, env=env)
+        assert private not in proc.stdout
+        doc = json.loads(proc.stdout[proc.stdout.index("{") :])
+        return doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+    check = run("--check", "--diff")
+    assert check["changed"] is True and check["link_created"] is False and check["peers_added"] == []
+    assert not conf.exists()
+    first = run()
+    assert first["changed"] is True
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o600
+    strip = subprocess.run(["wg-quick", "strip", str(conf)], capture_output=True, text=True, check=True).stdout
+    assert f"PrivateKey = {private}" in strip and "AllowedIPs = 10.5.0.0/16" in strip
+    assert run()["changed"] is False
+    conf.chmod(0o644)
+    assert run()["changed"] is True
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o600
+    content = conf.read_bytes()
+    changed = run("--check", "--diff", listen_port=51999)
+    assert changed["changed"] is True and conf.read_bytes() == content
+    assert "+ListenPort = 51999" in _unified(changed["diff"][0])
+    assert len(changed["diff"]) == 1, "no live diff when apply is false"
+    assert run(state="absent")["changed"] is True
+    assert not conf.exists()

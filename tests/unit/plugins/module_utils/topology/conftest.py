@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
@@ -17,15 +17,15 @@ from spec_data import load_fixture  # noqa: E402
 
 
 @pytest.fixture()
-def s1() -> Dict[str, Any]:
+def s1() -> dict[str, Any]:
     return copy.deepcopy(load_fixture("s1.json"))
 
 
 @pytest.fixture()
-def upstream() -> Dict[str, Any]:
+def upstream() -> dict[str, Any]:
     return copy.deepcopy(load_fixture("upstream.json"))
 
 
 @pytest.fixture()
-def s2() -> Dict[str, Any]:
+def s2() -> dict[str, Any]:
     return copy.deepcopy(load_fixture("s2.json"))

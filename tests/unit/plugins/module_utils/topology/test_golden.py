@@ -124,8 +124,7 @@ def test_routes_gcp1_never_and_crosssubnet():
         if "table 1107" not in line and not line.startswith("rule")
     ]
     expected = [
-        "10.2.1.0/24 via 10.240.0.3 dev private onlink" if line.startswith("10.2.1.0/24") else line
-        for line in expected
+        "10.2.1.0/24 via 10.240.0.3 dev private onlink" if line.startswith("10.2.1.0/24") else line for line in expected
     ]
     topo = _s1()
     for mode in ("never", "crosssubnet"):
@@ -135,11 +134,24 @@ def test_routes_gcp1_never_and_crosssubnet():
     assert [_route_line(r) for r in topo.routes("gcp-1", encapsulate="never", local=False)] == without_local
 
 
-GCP2_DESTINATIONS = (
-    "10.4.0.1/32, 10.2.5.0/24, 192.168.1.10/32, 10.4.0.2/32, 10.2.2.0/24, 10.2.3.0/24, 172.31.0.5/32, "
-    "172.31.0.6/32, 172.31.100.0/24, 10.4.0.3/32, 10.2.0.0/24, 10.4.0.4/32, 10.2.4.0/24, 10.5.0.1/32, "
-    "10.5.0.2/32, 192.168.50.0/24"
-).split(", ")
+GCP2_DESTINATIONS = [
+    "10.4.0.1/32",
+    "10.2.5.0/24",
+    "192.168.1.10/32",
+    "10.4.0.2/32",
+    "10.2.2.0/24",
+    "10.2.3.0/24",
+    "172.31.0.5/32",
+    "172.31.0.6/32",
+    "172.31.100.0/24",
+    "10.4.0.3/32",
+    "10.2.0.0/24",
+    "10.4.0.4/32",
+    "10.2.4.0/24",
+    "10.5.0.1/32",
+    "10.5.0.2/32",
+    "192.168.50.0/24",
+]
 
 
 def test_routes_gcp2_always():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from spec_data import key, load_fixture
+from spec_data import key
 
 from topology import build_topology, endpoint_problem, parse_node
 from topology.build import allocate_ips, dedup_peer_ips, is_public, leader_index
@@ -29,8 +29,13 @@ _CANDIDATES = {
 def _candidate(name, index):
     endpoint, leader = _CANDIDATES[name]
     return parse_node(
-        {"name": name, "endpoint": endpoint, "pod_cidr": f"10.2.{index}.0/24", "public_key": key(index + 1),
-         "leader": leader}
+        {
+            "name": name,
+            "endpoint": endpoint,
+            "pod_cidr": f"10.2.{index}.0/24",
+            "public_key": key(index + 1),
+            "leader": leader,
+        }
     )
 
 
@@ -307,8 +312,10 @@ def test_upstream_fixture_segments(upstream):
     conf = topo.peer_conf("a")
     assert conf.startswith("[Peer]\nAllowedIPs = 10.2.1.0/24, 192.168.0.1/32, 10.4.0.1/32\nEndpoint = 10.1.0.1:51820\n")
     assert conf.count("[Peer]") == 4
-    assert conf.endswith("AllowedIPs = 10.5.0.3/24\nEndpoint = 192.168.0.1:51820\nPersistentKeepalive = 0\n"
-                         f"PublicKey = {topo.peer('b').public_key}\n")
+    assert conf.endswith(
+        "AllowedIPs = 10.5.0.3/24\nEndpoint = 192.168.0.1:51820\nPersistentKeepalive = 0\n"
+        f"PublicKey = {topo.peer('b').public_key}\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

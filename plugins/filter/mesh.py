@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright: (c) 2026, kilo.mesh contributors
+"""Filters of kilo.mesh (docs in the sidecar files wg_conf.yml and endpoint_split.yml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kilo.mesh.plugins.module_utils.topology import WgPeer, endpoint_problem, render_conf
+
+_PEER_KEYS = ("public_key", "allowed_ips", "endpoint", "persistent_keepalive", "preshared_key")
+_FORMATS = ("setconf", "quick")
+
+
+def _peer(item: Any, index: int) -> WgPeer:
+    if not isinstance(item, Mapping):
+        raise AnsibleFilterError(f"wg_conf: peer #{index + 1} must be a dict, got {type(item).__name__}")
+    unknown = sorted(str(key) for key in item if key not in _PEER_KEYS)
+    if unknown:
+        raise AnsibleFilterError(
+            f"wg_conf: peer #{index + 1} has unknown key(s) {', '.join(unknown)}; known: {', '.join(_PEER_KEYS)}"
+        )
+    public_key = item.get("public_key")
+    if not isinstance(public_key, str) or not public_key:
+        raise AnsibleFilterError(f"wg_conf: peer #{index + 1} needs a public_key string")
+    allowed = item.get("allowed_ips") or []
+    if isinstance(allowed, str) or not isinstance(allowed, Sequence):
+        raise AnsibleFilterError(f"wg_conf: peer #{index + 1} ({public_key}): allowed_ips must be a list")
+    keepalive = item.get("persistent_keepalive") or 0
+    if isinstance(keepalive, bool) or not isinstance(keepalive, int) or keepalive < 0:
+        raise AnsibleFilterError(
+            f"wg_conf: peer #{index + 1} ({public_key}): persistent_keepalive must be a whole number >= 0"
+        )
+    return WgPeer(
+        public_key=public_key,
+        allowed_ips=tuple(str(ip) for ip in allowed),
+        endpoint=item.get("endpoint") or None,
+        persistent_keepalive=keepalive,
+        preshared_key=item.get("preshared_key") or None,
+    )
+
+
+def wg_conf(
+    data: Any,
+    interface: Mapping[str, Any] | None = None,
+    private_key: str | None = None,
+    format: str = "setconf",  # noqa: A002 - the documented option name
+) -> str:
+    """A node view of kilo.mesh.topology (or a list of peer dicts) -> WireGuard configuration text."""
+    if format not in _FORMATS:
+        raise AnsibleFilterError(f"wg_conf: format must be one of {', '.join(_FORMATS)}, got {format!r}")
+    if isinstance(data, Mapping):
+        peers = data.get("peers") or []
+        if interface is None:
+            interface = data.get("interface")
+    elif isinstance(data, Sequence) and not isinstance(data, str):
+        peers = data
+    else:
+        raise AnsibleFilterError(
+            f"wg_conf: input must be a node view (dict with peers) or a list of peer dicts, got {type(data).__name__}"
+        )
+    if interface is not None and not isinstance(interface, Mapping):
+        raise AnsibleFilterError("wg_conf: interface must be a dict (address, listen_port, mtu)")
+    sections = [_peer(item, index) for index, item in enumerate(peers)]
+    if interface is None and not private_key:
+        return render_conf(sections)
+    interface = interface or {}
+    lines = []
+    address = interface.get("address")
+    if format == "quick" and address:
+        addresses = [address] if isinstance(address, str) else list(address)
+        lines.append("Address = " + ", ".join(str(item) for item in addresses))
+    if private_key:
+        lines.append(f"PrivateKey = {private_key}")
+    if interface.get("listen_port"):
+        lines.append(f"ListenPort = {interface['listen_port']}")
+    if format == "quick" and interface.get("mtu"):
+        lines.append(f"MTU = {interface['mtu']}")
+    return render_conf(sections, interface_lines=lines)
+
+
+def endpoint_split(text: Any) -> dict:
+    """``host:port`` -> {host, port, ip, dns, text} with Kilo's endpoint rules."""
+    if not isinstance(text, str):
+        raise AnsibleFilterError(f"endpoint_split: input must be a string host:port, got {type(text).__name__}")
+    endpoint, reason = endpoint_problem(text)
+    if endpoint is None:
+        raise AnsibleFilterError(
+            f"endpoint_split: {text!r} is not a valid endpoint: {reason}; expected host:port with an IPv4 address, "
+            "[IPv6]:port or a lowercase DNS name, port 1-65535"
+        )
+    return {
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "ip": None if endpoint.ip is None else str(endpoint.ip),
+        "dns": endpoint.dns,
+        "text": endpoint.text,
+    }
+
+
+class FilterModule:
+    def filters(self) -> dict:
+        return {"wg_conf": wg_conf, "endpoint_split": endpoint_split}
