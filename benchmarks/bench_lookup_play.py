@@ -24,8 +24,9 @@ the only way the counts get back.
 Reported per size and play: wall time, extra wall time over the baseline play, the number of
 topology computations (``build_topology`` calls) and lookup calls, the summed CPU and wall time of
 the lookup calls, the lookup's share of the play's wall time (summed lookup CPU seconds / play wall
-seconds: forks run lookups in parallel and the machine may be shared, so CPU time is the robust sum)
-and the peak RSS of the controller and its workers.
+seconds: forks run lookups in parallel and the machine may be shared, so CPU time is the robust sum),
+the CPU seconds of the controller process and of all its workers, and the peak RSS of the
+controller and its workers.
 
 Targets, on ``lookup.yml`` (the issue's scenario; exit 1 and the reason when missed): the topology
 is computed once per play (exactly one ``build_topology`` call however many hosts use it) and the
@@ -77,6 +78,7 @@ HOST_VARS = {
 #: the lookup call of the plays; peers come from a group variable
 LOOKUP_EXPRESSION = "lookup('kilo.mesh.topology', peers=kilo_bench_peers)"
 PLAYS = ("baseline", "lookup", "lookup_once")
+USAGE_EVENTS = ("maxrss_kib", "controller_cpu", "workers_cpu")
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,16 +194,16 @@ def driver(argv: list[str]) -> int:
                 setattr(lookup, name, counted)
         lookup.LookupModule.run = _timed("lookup", lookup.LookupModule.run)
 
-    def report_rss() -> None:
-        if os.getpid() == parent:
-            rss = max(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            )
-            _record("maxrss_kib", rss)
+    def report_usage() -> None:
+        if os.getpid() == parent:  # workers leave through os._exit and never get here
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+            _record("maxrss_kib", max(own.ru_maxrss, workers.ru_maxrss))
+            _record("controller_cpu", own.ru_utime + own.ru_stime)
+            _record("workers_cpu", workers.ru_utime + workers.ru_stime)
 
     parent = os.getpid()
-    atexit.register(report_rss)
+    atexit.register(report_usage)
     warnings.filterwarnings("ignore", message="AnsibleCollectionFinder has already been configured")
     from ansible.cli.playbook import main as playbook_main
 
@@ -252,7 +254,7 @@ def run_play(playbook: Path, inventory: Path, forks: int, workdir: Path) -> dict
     events = [json.loads(line) for line in stats.read_text().splitlines()] if stats.exists() else []
     builds = [event for event in events if event["event"] == "build"]
     lookups = [event for event in events if event["event"] == "lookup"]
-    rss = [event["seconds"] for event in events if event["event"] == "maxrss_kib"]
+    usage = {event["event"]: event["seconds"] for event in events if event["event"] in USAGE_EVENTS}
     return {
         "playbook": playbook.name,
         "wall": wall,
@@ -263,7 +265,9 @@ def run_play(playbook: Path, inventory: Path, forks: int, workdir: Path) -> dict
         "lookup_seconds": sum(event["seconds"] for event in lookups),
         "lookup_cpu": sum(event["cpu"] for event in lookups),
         "lookup_max": max((event["seconds"] for event in lookups), default=0.0),
-        "maxrss_kib": int(max(rss, default=0)),
+        "maxrss_kib": int(usage.get("maxrss_kib", 0)),
+        "controller_cpu": usage.get("controller_cpu", 0.0),
+        "workers_cpu": usage.get("workers_cpu", 0.0),
         "log": str(log),
     }
 
@@ -282,23 +286,25 @@ def run_size(hosts: int, forks: int, workdir: Path) -> dict[str, Any]:
 
 def format_table(results: list[dict[str, Any]]) -> str:
     header = (
-        "| hosts | play | wall s | extra wall s vs baseline | topology computations | lookup calls "
-        "| lookup CPU s (sum) | lookup wall s (sum) | slowest lookup s | lookup share of wall | max RSS MiB |"
+        "| hosts | play | wall s | extra wall s vs baseline | controller CPU s | workers CPU s "
+        "| topology computations | lookup calls | lookup CPU s (sum) | lookup wall s (sum) | slowest lookup s "
+        "| lookup share of wall | max RSS MiB |"
     )
-    lines = [header, "|" + "---|" * 11]
+    lines = [header, "|" + "---|" * 13]
     for row in results:
         for name in PLAYS:
             play = row[name]
+            common = (
+                f"| {row['hosts']} | {name} | {play['wall']:.1f} | {play.get('extra_wall', 0.0):+.1f} "
+                f"| {play['controller_cpu']:.1f} | {play['workers_cpu']:.1f} "
+            )
             if name == "baseline":
-                lines.append(
-                    f"| {row['hosts']} | {name} | {play['wall']:.1f} | - | - | - | - | - | - | - "
-                    f"| {play['maxrss_kib'] / 1024:.0f} |"
-                )
+                lines.append(common + f"| - | - | - | - | - | - | {play['maxrss_kib'] / 1024:.0f} |")
                 continue
             lines.append(
-                f"| {row['hosts']} | {name} | {play['wall']:.1f} | {play['extra_wall']:+.1f} | {play['builds']} "
-                f"| {play['lookups']} | {play['lookup_cpu']:.2f} | {play['lookup_seconds']:.2f} "
-                f"| {play['lookup_max']:.3f} | {play['share']:.1%} | {play['maxrss_kib'] / 1024:.0f} |"
+                common + f"| {play['builds']} | {play['lookups']} | {play['lookup_cpu']:.2f} "
+                f"| {play['lookup_seconds']:.2f} | {play['lookup_max']:.3f} | {play['share']:.1%} "
+                f"| {play['maxrss_kib'] / 1024:.0f} |"
             )
     return "\n".join(lines)
 

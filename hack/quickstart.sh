@@ -6,7 +6,7 @@
 # packages and the .venv), brings up the local lab (four hosts in three locations, hack/lab/up.sh),
 # builds the agentless Kilo mesh on it with playbooks/site.yml and prints the reachability matrix.
 # The lab stays up; remove it with hack/lab/down.sh. Safe to run again.
-#   KILO_LAB_NAME (default km), KILO_LAB_DIR (default /tmp/kilo-lab-$KILO_LAB_NAME)
+#   KILO_LAB_NAME (default quick), KILO_LAB_DIR (default /tmp/kilo-lab-$KILO_LAB_NAME)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +17,7 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-export KILO_LAB_NAME="${KILO_LAB_NAME:-km}"
+export KILO_LAB_NAME="${KILO_LAB_NAME:-quick}"
 export KILO_LAB_DIR="${KILO_LAB_DIR:-/tmp/kilo-lab-$KILO_LAB_NAME}"
 
 echo "==> installing dependencies (hack/deps.sh)"

@@ -24,7 +24,7 @@ requirements:
   - The V(kubernetes) Python library (on the host that runs the module, usually the controller).
 notes:
   - The module talks to the Kubernetes API from the host it runs on; run it on the controller
-    (V(delegate_to: localhost)) or on a control-plane host.
+    (C(delegate_to=localhost)) or on a control-plane host.
 """
 
     # topology_source_argument_spec(), includes DOCUMENTATION above

@@ -8,29 +8,30 @@ name: topology
 short_description: Compute a Kilo mesh topology (WireGuard configs, leaders, routes) for all nodes
 version_added: 0.1.0
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 description:
   - Computes the whole mesh exactly like Kilo (segments, leaders, WireGuard IPs, allowed IPs,
     allowed location IPs, peers, routes) in one pass and returns every node's and peer's view.
   - Without O(nodes), the nodes are built from B(all) hosts of O(group) in the inventory, also under
-    C(--limit), from their C(kilo_*) host variables (see O(group)).
-  - The result is cached for the life of the controller process, keyed by a hash of all inputs, so
-    many hosts calling the lookup with the same inputs compute the topology once.
-  - The output is the same for every term; give no terms (V(lookup('kilo.mesh.topology'))).
+    V(--limit), from their V(kilo_*) host variables (see O(group)).
+  - The result is cached for the run (in memory and in the run's private local temporary directory, which
+    forked workers share), keyed by a hash of all inputs, so many hosts calling the lookup with the same
+    inputs compute the topology once. With V(-vvv) the lookup says whether it computed or reused it.
+  - Terms are not used; call the lookup without terms and pass everything as options.
 options:
   nodes:
     description:
-      - Mesh nodes as dicts with the keys C(name), C(location), C(endpoint) (C(host:port),
-        C([v6]:port) or C(dns-name:port)), C(internal_ip) (CIDR with host bits, or empty for none),
-        C(pod_cidr), C(public_key), C(leader), C(persistent_keepalive), C(allowed_location_ips)
-        and optionally C(discovered_endpoints).
+      - Mesh nodes as dicts with the keys V(name), V(location), V(endpoint) (V(host:port),
+        V([v6]:port) or V(dns-name:port)), V(internal_ip) (CIDR with host bits, or empty for none),
+        V(pod_cidr), V(public_key), V(leader), V(persistent_keepalive), V(allowed_location_ips)
+        and optionally V(discovered_endpoints).
       - When omitted (and O(source=inventory)), nodes are read from the hosts of O(group).
     type: list
     elements: dict
   peers:
     description:
-      - Kilo Peers as dicts with the keys C(name), C(allowed_ips), C(public_key), C(preshared_key),
-        C(endpoint) and C(persistent_keepalive).
+      - Kilo Peers as dicts with the keys V(name), V(allowed_ips), V(public_key), V(preshared_key),
+        V(endpoint) and V(persistent_keepalive).
     type: list
     elements: dict
     default: []
@@ -59,7 +60,7 @@ options:
     default: 0
   routes:
     description:
-      - Include each node's C(routes) and C(rules) (encapsulation V(never), local routes on).
+      - Include each node's V(routes) and V(rules) (encapsulation V(never), local routes on).
       - Followers carry one route per remote pod CIDR, so for thousands of nodes the output grows
         with the square of the cluster size; set V(false) when only configurations are needed.
     type: bool
@@ -67,30 +68,32 @@ options:
   group:
     description:
       - Inventory group whose hosts are the mesh nodes when O(nodes) is not given.
-      - "Host variables read: C(kilo_node_name) (default: the inventory hostname), C(kilo_location),
-        C(kilo_endpoint), C(kilo_internal_ip), C(kilo_pod_cidr), C(kilo_leader),
-        C(kilo_persistent_keepalive), C(kilo_allowed_location_ips) and C(kilo_public_key)
-        (registered by M(kilo.mesh.wireguard_key))."
+      - "Host variables read: V(kilo_node_name) (default: the inventory hostname), V(kilo_location),
+        V(kilo_endpoint), V(kilo_internal_ip), V(kilo_pod_cidr), V(kilo_leader),
+        V(kilo_persistent_keepalive), V(kilo_allowed_location_ips) and V(kilo_public_key)
+        (registered by M(kilo.mesh.wireguard_key)). V(kilo_allowed_location_ips) is a list or a comma-separated
+        string (spaces allowed, unlike Kilo's annotation)."
     type: str
     default: kilo
   source:
     description:
       - Where the nodes and peers come from when O(nodes) is not given.
       - V(inventory) reads host variables of O(group). V(cluster) reads Kubernetes Nodes and Kilo Peers
-        (annotations as in Kilo, only ready nodes) with the C(kubernetes) Python library; the cluster's
-        subnet and granularity hints are used unless O(subnet) / O(granularity) are given.
+        (annotations as in Kilo, only ready nodes) with the V(kubernetes) Python library; the subnet kgctl
+        would infer from the V(kilo.squat.ai/wireguard-ip) annotations is used unless O(subnet) is given.
+      - With V(cluster), O(peers) replaces the cluster's Peers when given.
     type: str
     choices: [inventory, cluster]
     default: inventory
   kubeconfig:
-    description: Path of the kubeconfig file for O(source=cluster) (default of the C(kubernetes) library).
+    description: Path of the kubeconfig file for O(source=cluster) (default of the V(kubernetes) library).
     type: path
   context:
     description: Kubeconfig context for O(source=cluster).
     type: str
   topology_label:
     description:
-      - Node label used as location when the C(kilo.squat.ai/location) annotation is absent (O(source=cluster)).
+      - Node label used as location when the V(kilo.squat.ai/location) annotation is absent (O(source=cluster)).
     type: str
     default: topology.kubernetes.io/region
 notes:
@@ -147,7 +150,7 @@ _raw:
             - {dst: 10.2.5.0/24, via: 10.4.0.1, dev: kilo0, src: 10.240.0.2, onlink: true, table: null}
           rules: []
     peers:
-      description: Per peer name, C(conf) (kgctl showconf peer) and its own C(allowed_ips).
+      description: Per peer name, V(conf) (kgctl showconf peer) and its own V(allowed_ips).
       type: dict
       sample:
         laptop: {conf: "[Peer]\n...", allowed_ips: [10.5.0.1/32]}
@@ -173,15 +176,23 @@ _raw:
       elements: str
 """
 
-import copy
 import hashlib
 import json
+import os
+import tempfile
 from collections import OrderedDict
 from typing import Any
 
+from ansible import constants as C
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 from ansible_collections.kilo.mesh.plugins.module_utils.topology import TopologyError, build_topology
 
@@ -198,11 +209,81 @@ HOST_VARS = {
 }
 _CACHE: OrderedDict[str, dict] = OrderedDict()
 _CACHE_SIZE = 8
+_FILE_PREFIX = "kilo-mesh-topology-"
+display = Display()
 
 
 def _canonical(value: Any) -> Any:
     """Plain JSON types (templated values may be wrapped types of ansible-core)."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _cache_dir() -> str | None:
+    """The run's private local temp dir (created by the main process, shared by forked workers,
+    removed when ansible-playbook exits); None when it is not usable."""
+    path = getattr(C, "DEFAULT_LOCAL_TMP", None)
+    return path if isinstance(path, str) and os.path.isdir(path) else None
+
+
+class _FileLock:
+    """An exclusive ``flock`` on ``<cache dir>/<prefix><digest>.lock`` (no-op where unavailable)."""
+
+    def __init__(self, digest: str) -> None:
+        self.path = None
+        directory = _cache_dir()
+        if directory is not None and fcntl is not None:
+            self.path = os.path.join(directory, _FILE_PREFIX + digest + ".lock")
+        self.handle: Any = None
+
+    def __enter__(self) -> _FileLock:
+        if self.path is not None:
+            try:
+                self.handle = open(self.path, "a")  # noqa: SIM115 - closed in __exit__
+                fcntl.flock(self.handle, fcntl.LOCK_EX)
+            except OSError:
+                self.handle = None
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+
+def _read_cache_file(digest: str) -> dict | None:
+    directory = _cache_dir()
+    if directory is None:
+        return None
+    try:
+        with open(os.path.join(directory, _FILE_PREFIX + digest + ".json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_cache_file(digest: str, result: dict) -> None:
+    """Atomic write so that parallel workers never read half a file; keeps the newest entries only."""
+    directory = _cache_dir()
+    if directory is None:
+        return
+    try:
+        handle, temp = tempfile.mkstemp(prefix=_FILE_PREFIX, suffix=".tmp", dir=directory)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(result, stream)
+        os.replace(temp, os.path.join(directory, _FILE_PREFIX + digest + ".json"))
+        entries = sorted(
+            (
+                entry
+                for entry in os.scandir(directory)
+                if entry.name.startswith(_FILE_PREFIX) and entry.name.endswith(".json")
+            ),
+            key=lambda entry: entry.stat().st_mtime,
+        )
+        for entry in entries[:-_CACHE_SIZE]:
+            os.unlink(entry.path)
+    except OSError as exc:
+        display.vvv(f"kilo.mesh.topology: cannot cache the topology in {directory}: {exc}")
 
 
 class LookupModule(LookupBase):
@@ -238,13 +319,22 @@ class LookupModule(LookupBase):
         digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
         result = _CACHE.get(digest)
         if result is None:
-            result = self._compute(inputs, hints)
+            with _FileLock(digest):  # parallel workers wait for the first one instead of computing too
+                result = _read_cache_file(digest)
+                if result is None:
+                    result = self._compute(inputs, hints)
+                    display.vvv(f"kilo.mesh.topology: computed topology {digest[:12]}")
+                    _write_cache_file(digest, result)
+                else:
+                    display.vvv(f"kilo.mesh.topology: reused topology {digest[:12]}")
             _CACHE[digest] = result
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
         else:
+            display.vvv(f"kilo.mesh.topology: reused topology {digest[:12]}")
             _CACHE.move_to_end(digest)
-        return [copy.deepcopy(result)]
+        # shared with later calls (in this process): Ansible builds new containers when it templates
+        return [result]
 
     def _compute(self, inputs: dict, hints: str) -> dict:
         routes = inputs.pop("routes")
@@ -290,6 +380,10 @@ class LookupModule(LookupBase):
                     raise AnsibleLookupError(
                         f"kilo.mesh.topology: host {host!r}: kilo_leader must be a boolean, got {node['leader']!r}"
                     ) from exc
+            if isinstance(node.get("allowed_location_ips"), str):  # "a/24,b/24" like Kilo's annotation
+                node["allowed_location_ips"] = [
+                    ip.strip() for ip in node["allowed_location_ips"].split(",") if ip.strip()
+                ]
             if isinstance(node.get("persistent_keepalive"), str) and node["persistent_keepalive"].strip().isdigit():
                 node["persistent_keepalive"] = int(node["persistent_keepalive"])
             nodes.append(node)
@@ -313,8 +407,8 @@ class LookupModule(LookupBase):
             )
         except Exception as exc:  # any client/API failure becomes a lookup error
             raise AnsibleLookupError(f"kilo.mesh.topology: could not read the cluster: {exc}") from exc
-        if "granularity" not in kwargs and cluster.get("granularity"):
-            granularity = cluster["granularity"]
-        if "subnet" not in kwargs and cluster.get("subnet"):
-            subnet = cluster["subnet"]
-        return list(cluster.get("nodes") or []), list(peers or cluster.get("peers") or []), granularity, subnet
+        # read_cluster returns (nodes, peers, subnet_hint)
+        cluster_nodes, cluster_peers, subnet_hint = cluster
+        if "subnet" not in kwargs and subnet_hint:
+            subnet = subnet_hint
+        return list(cluster_nodes or []), list(peers or cluster_peers or []), granularity, subnet

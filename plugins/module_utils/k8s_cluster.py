@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 try:
     from ansible_collections.kilo.mesh.plugins.module_utils.topology import kube
 except ImportError:  # plain pytest: plugins/module_utils is on sys.path
-    from topology import kube  # type: ignore[no-redef]
+    from topology import kube  # type: ignore[no-redef,unused-ignore]
 
 PEER_GROUP = "kilo.squat.ai"
 PEER_VERSION = "v1alpha1"
@@ -55,7 +55,7 @@ def list_objects(
     except Exception as exc:  # connection errors
         raise ClusterReadError(f"cannot reach the API server to list Nodes: {exc}") from exc
     try:
-        peers = client.CustomObjectsApi(api).list_cluster_custom_object(PEER_GROUP, PEER_VERSION, PEER_PLURAL)
+        peers: Any = client.CustomObjectsApi(api).list_cluster_custom_object(PEER_GROUP, PEER_VERSION, PEER_PLURAL)
     except ApiException as exc:
         if exc.status != 404:
             raise ClusterReadError(f"cannot list {PEER_GROUP} Peers: {exc.status} {exc.reason}") from exc

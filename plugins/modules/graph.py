@@ -12,7 +12,7 @@ version_added: 0.1.0
 author:
   - kilo.mesh contributors
 description:
-  - The equivalent of C(kgctl graph), without kgctl: the mesh of a live cluster (O(source=cluster)) or of inventory
+  - The equivalent of C(kgctl graph), without kgctl. It draws the mesh of a live cluster (O(source=cluster)) or of inventory
     data (O(source=inventory)) as a Graphviz graph with one cluster per segment, the leaders' WireGuard IPs and
     endpoints, and the peers.
   - The DOT text is the same as kgctl's, byte for byte.

@@ -10,7 +10,7 @@ short_description: Validate Kubernetes objects offline against the schemas of a 
 version_added: "1.0.0"
 description:
   - Checks every object with the C(kubernetes-validate) library, fully offline (no API server needed).
-  - Used by the M(kilo.mesh.kilo) role before it applies anything.
+  - Used by the C(kilo.mesh.kilo) role before it applies anything.
   - Objects whose kind has no bundled schema (custom resources) are skipped and listed in RV(skipped).
 author:
   - kilo.mesh contributors

@@ -86,6 +86,22 @@ def _check_explicit_nodes(out):
     assert explicit["nodes"]["gcp-1"]["conf"].count("[Peer]") == 5  # five other nodes, no peers given
 
 
+def test_computed_once_for_all_hosts(tmp_path, playbook_runner):
+    """Six hosts (in parallel workers) call the lookup with the same inputs: one computation, five reuses."""
+    proc = playbook_runner(
+        FILES / "playbook.yml",
+        "-vvv",
+        "--forks",
+        "6",
+        inventory=FILES / "inventory.yml",
+        extra_vars={"kilo_test_out": str(tmp_path)},
+    )
+    computed = [line for line in proc.stdout.splitlines() if "kilo.mesh.topology: computed topology" in line]
+    reused = [line for line in proc.stdout.splitlines() if "kilo.mesh.topology: reused topology" in line]
+    assert len(computed) == 1, proc.stdout
+    assert len(reused) >= 5, proc.stdout
+
+
 def test_limit_still_sees_all_hosts(tmp_path, playbook_runner):
     playbook_runner(
         FILES / "playbook.yml",
@@ -130,3 +146,43 @@ def test_error_messages(playbook_runner, group, message):
     )
     assert proc.returncode != 0
     assert message in proc.stdout, proc.stdout
+
+
+def test_cluster_source_error(tmp_path, playbook_runner):
+    """source=cluster without a reachable cluster fails with a lookup error (missing kubernetes library
+    or an unreadable kubeconfig), never with a traceback."""
+    proc = playbook_runner(
+        FILES / "cluster.yml",
+        inventory=FILES / "inventory.yml",
+        extra_vars={"kilo_test_kubeconfig": str(tmp_path / "missing-kubeconfig")},
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert (
+        "kilo.mesh.topology: source=cluster needs the 'kubernetes' Python library" in proc.stdout
+        or "kilo.mesh.topology: could not read the cluster" in proc.stdout
+    ), proc.stdout
+    assert "Traceback" not in proc.stdout
+
+
+# --- source=cluster against the kmock Kubernetes API stand-in (fixtures of tests/k8s) ---------------
+from tests.k8s.conftest import kube, kube_api  # noqa: E402,F401  (fixtures)
+from tests.k8s.test_showconf import s1  # noqa: E402,F401  (fixture: scenario S1 as Nodes and Peers)
+
+
+def test_cluster_source_s1(tmp_path, playbook_runner, s1):  # noqa: F811
+    """Nodes/Peers read from the API with Kilo's annotation rules give exactly kgctl's outputs."""
+    proc = playbook_runner(
+        FILES / "cluster.yml",
+        inventory=FILES / "inventory.yml",
+        extra_vars={"kilo_test_kubeconfig": s1.kubeconfig},
+        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"},
+    )
+    out = proc.stdout
+    result = json.loads(out[out.index("{") :])["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"]
+    assert sorted(result["nodes"]) == ["aws-1", "aws-2", "bare-1", "edge-1", "gcp-1", "gcp-2"]  # stale-1 not ready
+    assert result["subnet"] == "10.4.0.0/16"
+    assert result["nodes"]["gcp-1"]["conf"] == (GOLDEN / "s1_node_gcp-1.conf").read_text()
+    assert result["nodes"]["edge-1"]["conf"] == (GOLDEN / "s1_node_edge-1.conf").read_text()
+    assert result["peers"]["laptop"]["conf"] == (GOLDEN / "s1_peer_laptop.conf").read_text()
+    assert result["peers"]["office"]["conf"] == (GOLDEN / "s1_peer_office.conf").read_text()

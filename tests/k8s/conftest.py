@@ -11,9 +11,9 @@ Fixtures:
   ``mark_daemonset_ready(name)`` (seed the DaemonSet status the way a controller would).
 * ``kube`` (function): ``kube_api`` after ``reset()``, for tests that need a clean cluster.
 
-Other helpers reuse it by importing this module's fixtures (``pytest_plugins = ["tests.k8s.conftest"]``
-does not work across rootdirs; put a ``conftest.py`` in your test folder with
-``from tests.k8s.conftest import kube_api, kube  # noqa: F401`` or call ``start_kube_api()`` yourself).
+Reuse: tests placed in ``tests/k8s/`` get these fixtures automatically (e.g. ``tests/k8s/test_peers_*.py``).
+Elsewhere, load this file by path (``importlib.util.spec_from_file_location``) and call ``start_kube_api(dir)``;
+stop it with ``.stop()``. ``make_node()`` builds Node objects to seed with ``reset(nodes)``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -200,12 +199,3 @@ def kube_api(tmp_path_factory: pytest.TempPathFactory):
 def kube(kube_api: KubeApi) -> KubeApi:
     kube_api.reset()
     return kube_api
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False

@@ -200,8 +200,16 @@ def test_peers_role_creates_peers_and_complete_client_configs(playbook_runner, t
 
 def test_prune_in_check_mode_then_for_real(playbook_runner, tmp_path, cluster) -> None:
     out_dir = tmp_path / "out"
-    role_vars = {"kilo_peers_list": PEERS, "kilo_peers_output_dir": str(out_dir)}
+    role_vars = {"kilo_peers_list": PEERS, "kilo_peers_output_dir": str(out_dir), "kilo_peers_qrcode": "png"}
     run_role(playbook_runner, tmp_path, cluster, role_vars)
+    # QR codes next to the configs, identical to what qrencode itself makes of the written file, owner-only
+    for name in ("laptop", "office"):
+        png = out_dir / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert stat.S_IMODE(png.stat().st_mode) == 0o600
+        reference = tmp_path / f"{name}-reference.png"
+        subprocess.run(["qrencode", "-t", "PNG", "-r", str(out_dir / f"{name}.conf"), "-o", str(reference)], check=True)
+        assert png.read_bytes() == reference.read_bytes()
     fewer = dict(role_vars, kilo_peers_list=PEERS[:1], kilo_peers_prune=True)
     run_role(playbook_runner, tmp_path, cluster, fewer, "--check")
     assert set(stored_peers(cluster)) == {"laptop", "office"}

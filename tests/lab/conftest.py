@@ -10,6 +10,7 @@ the inventory are described in ``hack/lab/README.md``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -104,13 +105,21 @@ def stop_lab(lab: Lab) -> subprocess.CompletedProcess:
     return lab.script("down.sh", check=False)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """A lab for the whole session (dc1-a, dc1-b, dc2-a, home-a), always torn down at the end."""
     if os.geteuid() != 0:
         pytest.fail("the lab needs root (network namespaces, mounts); run the suite as root")
-    running = start_lab(f"kt{os.getpid() % 1000}")
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # a plain kill (e.g. from `timeout`) still tears the lab down: pytest finalises on KeyboardInterrupt
+        signal.signal(signal.SIGTERM, _interrupt)
+    running = start_lab(f"kt{os.getpid() % 1000}", up=False)
     try:
+        start_lab(running.name)
         yield running
     finally:
         proc = stop_lab(running)
@@ -126,8 +135,10 @@ def lab_factory() -> Iterator[Callable[..., Lab]]:
     def make(prefix: str, up: bool = True) -> Lab:
         if os.geteuid() != 0:
             pytest.fail("the lab needs root (network namespaces, mounts); run the suite as root")
-        new = start_lab(f"{prefix}{os.getpid() % 1000}", up=up)
-        created.append(new)
+        new = start_lab(f"{prefix}{os.getpid() % 1000}", up=False)
+        created.append(new)  # before up.sh, so an interrupted bring-up is removed too
+        if up:
+            start_lab(new.name)
         return new
 
     yield make

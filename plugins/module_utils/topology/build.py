@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
 
 from .errors import (
     DuplicateKeyError,
@@ -26,6 +26,7 @@ from .errors import (
     MissingEndpointError,
     OverlapError,
     SubnetTooSmallError,
+    TopologyError,
     describe,
 )
 from .model import (
@@ -97,10 +98,8 @@ class _Fields:
                 unknown[0],
             )
 
-    def fail(self, cls: type, field: str, value: Any, expected: str) -> Exception:
-        error = cls(describe(self.kind, self.name, field, value, expected), self.kind, self.name, field)
-        assert isinstance(error, Exception)
-        return error
+    def fail(self, cls: Type[TopologyError], field: str, value: Any, expected: str) -> TopologyError:
+        return cls(describe(self.kind, self.name, field, value, expected), self.kind, self.name, field)
 
     def get(self, field: str) -> Any:
         return self.raw.get(field)
@@ -126,6 +125,12 @@ class _Fields:
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
             raise self.fail(InvalidFieldError, field, value, f"expected a list of CIDRs such as [{example}]")
         return tuple(self.interface(field, item, example) for item in value)
+
+    def required_key(self, field: str) -> str:
+        value = self.key(field)
+        if value is None:  # pragma: no cover - key() raises for a missing required key
+            raise self.fail(InvalidKeyError, field, value, _KEY_HINT)
+        return value
 
     def key(self, field: str, required: bool = True) -> Optional[str]:
         value = self.raw.get(field)
@@ -198,8 +203,7 @@ def parse_node(raw: Any, default_keepalive: int = 0, index: int = 0) -> NodeSpec
             + _CIDR_HINT.format(example="10.2.0.0/24"),
         )
     pod_cidr = fields.interface("pod_cidr", pod_value, "10.2.0.0/24").network
-    public_key = fields.key("public_key")
-    assert public_key is not None
+    public_key = fields.required_key("public_key")
     leader = fields.get("leader")
     if leader is None:
         leader = False
@@ -261,8 +265,7 @@ def parse_peer(raw: Any, index: int = 0) -> PeerSpec:
             fields.get("allowed_ips"),
             "expected at least one CIDR such as 10.5.0.1/32 (Kilo ignores peers without allowed IPs)",
         )
-    public_key = fields.key("public_key")
-    assert public_key is not None
+    public_key = fields.required_key("public_key")
     endpoint_value = fields.get("endpoint")
     endpoint = None if endpoint_value in (None, "") else fields.endpoint("endpoint", endpoint_value)
     return PeerSpec(

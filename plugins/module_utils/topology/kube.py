@@ -9,12 +9,21 @@ to a cluster; :mod:`k8s_cluster` does that and calls these functions.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from .parse import (
+    ZERO_KEY,
+    _ip_literal,
+    endpoint_problem,
+    ip_endpoint_text,
+    is_dns_subdomain,
+    parse_interface,
+    parse_network,
+)
+from .parse import parse_key as _parse_key
 
 ANNOTATION_PREFIX = "kilo.squat.ai/"
 DEFAULT_TOPOLOGY_LABEL = "topology.kubernetes.io/region"
@@ -42,13 +51,10 @@ AGENT_ANNOTATIONS = (
     "cni-compatibility-ip",
 )
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DECIMAL = re.compile(r"^[0-9]+$")
 _SIGNED_DECIMAL = re.compile(r"^[+-]?[0-9]+$")
-_IPV4_OCTETS = re.compile(r"^[0-9]+(\.[0-9]+){3}$")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
-_ZERO_KEY = bytes(32)
 
 _Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -59,112 +65,49 @@ def _annotation(annotations: Mapping[str, Any], key: str) -> Optional[str]:
 
 
 def _parse_ip(text: str) -> Optional[_Address]:
-    """An IP literal as Go's net.ParseIP sees it: no zone, no IPv4 leading zeros."""
-    if not text or "%" in text:
-        return None
-    if _IPV4_OCTETS.match(text) and any(len(part) > 1 and part[0] == "0" for part in text.split(".")):
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def _is_dns_subdomain(text: str) -> bool:
-    """Lowercase RFC 1123 subdomain (no per-label length check, like upstream)."""
-    if not text or len(text) > 253:
-        return False
-    return all(_DNS_LABEL.match(label) for label in text.split("."))
-
-
-def _split_host_port(text: str) -> Optional[Tuple[str, str]]:
-    """``host:port`` with Go's SplitHostPort rules (IPv6 hosts in brackets)."""
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0 or text[end + 1 : end + 2] != ":":
-            return None
-        host, port = text[1:end], text[end + 2 :]
-        if "[" in host or "]" in port or "[" in port:
-            return None
-        return host, port
-    colon = text.rfind(":")
-    if colon < 0:
-        return None
-    host, port = text[:colon], text[colon + 1 :]
-    if ":" in host or "[" in host or "]" in host:
-        return None
-    return host, port
-
-
-def _endpoint_text(ip: _Address, port: int) -> str:
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped
-        if mapped is not None:
-            return "{0}:{1}".format(mapped, port)
-        return "[{0}]:{1}".format(ip.compressed, port)
-    return "{0}:{1}".format(ip, port)
+    """An IP literal as Kilo accepts it (no zone, no IPv4 leading zeros, IPv4-mapped -> IPv4)."""
+    return _ip_literal(text)
 
 
 def parse_endpoint(text: Optional[str]) -> Optional[str]:
-    """Return the endpoint text form (SPEC 1.2 endpoint parser) or None when there is no endpoint.
+    """The endpoint text form (SPEC 1.2 endpoint parser), or None when the value yields no endpoint.
 
     IP endpoints are normalised (``[::ffff:1.2.3.4]:51820`` -> ``1.2.3.4:51820``); DNS endpoints are
     returned verbatim (``example.com:051820`` stays so).
     """
     if not text:
         return None
-    parts = _split_host_port(text)
-    if parts is None:
-        return None
-    host, port_text = parts
-    if not _DECIMAL.match(port_text):
-        return None
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        return None
-    ip = _parse_ip(host)
-    if ip is not None:
-        return _endpoint_text(ip, port)
-    if _is_dns_subdomain(host):
-        return text
-    return None
+    endpoint, _reason = endpoint_problem(text)
+    return None if endpoint is None else endpoint.text
 
 
 def parse_cidr(text: Optional[str]) -> Optional[str]:
-    """``ip/len`` (Go ParseCIDR) with host bits kept, as ``ip/len`` text; None when invalid."""
-    if not text or text.count("/") != 1:
-        return None
-    address, prefix = text.split("/")
-    if not _DECIMAL.match(prefix):
-        return None
-    ip = _parse_ip(address)
-    if ip is None:
-        return None
-    bits = int(prefix)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-        bits -= 96
-    if not 0 <= bits <= ip.max_prefixlen:
-        return None
-    return "{0}/{1}".format(ip.compressed, bits)
-
-
-def _network(text: Optional[str]) -> Optional[str]:
-    cidr = parse_cidr(text)
-    if cidr is None:
-        return None
-    return ipaddress.ip_network(cidr, strict=False).with_prefixlen
-
-
-def parse_key(text: Optional[str]) -> Optional[bytes]:
-    """Standard base64 with padding decoding to exactly 32 bytes; None otherwise."""
+    """``ip/len`` with host bits kept (``10.240.0.2/24``); None when invalid."""
     if not text:
         return None
     try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return parse_interface(text).with_prefixlen
+    except ValueError:
         return None
-    return raw if len(raw) == 32 else None
+
+
+def _network(text: Optional[str]) -> Optional[str]:
+    if not text:
+        return None
+    try:
+        return parse_network(text).with_prefixlen
+    except ValueError:
+        return None
+
+
+def parse_key(text: Optional[str]) -> Optional[str]:
+    """A usable WireGuard key (44-character base64 of 32 bytes, not all zeros), or None."""
+    if not text:
+        return None
+    try:
+        return _parse_key(text)
+    except ValueError:
+        return None
 
 
 def _parse_int64(text: Optional[str]) -> int:
@@ -193,7 +136,7 @@ def _discovered_endpoints(text: Optional[str]) -> Dict[str, str]:
         port = addr.get("Port", 0)
         if ip is None or not isinstance(port, int) or isinstance(port, bool) or not 0 < port <= 65535:
             continue
-        result[str(key)] = _endpoint_text(ip, port)
+        result[str(key)] = ip_endpoint_text(ip, port)
     return result
 
 
@@ -225,7 +168,6 @@ def node_fields(obj: Mapping[str, Any], topology_label: str = DEFAULT_TOPOLOGY_L
         location = str(labels.get(topology_label, ""))
 
     key = parse_key(_annotation(annotations, "key"))
-    key_valid = key is not None and key != _ZERO_KEY
 
     allowed = _annotation(annotations, "allowed-location-ips")
     allowed_location_ips = [] if allowed is None else [c for c in map(parse_cidr, allowed.split(",")) if c]
@@ -240,7 +182,7 @@ def node_fields(obj: Mapping[str, Any], topology_label: str = DEFAULT_TOPOLOGY_L
         "endpoint": endpoint,
         "internal_ip": internal_ip,
         "pod_cidr": _network(spec.get("podCIDR")),
-        "public_key": base64.b64encode(key).decode("ascii") if key_valid and key is not None else None,
+        "public_key": key,
         "leader": _annotation(annotations, "leader") is not None,
         "persistent_keepalive": _parse_int64(_annotation(annotations, "persistent-keepalive")),
         "allowed_location_ips": allowed_location_ips,
@@ -248,7 +190,7 @@ def node_fields(obj: Mapping[str, Any], topology_label: str = DEFAULT_TOPOLOGY_L
         "last_seen": last_seen,
         "wireguard_ip": parse_cidr(_annotation(annotations, "wireguard-ip")),
         "granularity": granularity if granularity in ("location", "full") else None,
-        "key_valid": key_valid,
+        "key_valid": key is not None,
     }
 
 
@@ -298,7 +240,7 @@ def _peer_endpoint(endpoint: Any) -> Tuple[bool, Optional[str]]:
     port = endpoint.get("port")
     if not dns and not ip_text:
         return False, None
-    if dns and not _is_dns_subdomain(dns):
+    if dns and not is_dns_subdomain(dns):
         return False, None
     ip = _parse_ip(ip_text) if ip_text else None
     if ip_text and ip is None:
@@ -308,7 +250,16 @@ def _peer_endpoint(endpoint: Any) -> Tuple[bool, Optional[str]]:
     if dns:  # upstream: the DNS name replaces the IP when both are set
         return True, "{0}:{1}".format(dns, port)
     assert ip is not None
-    return True, _endpoint_text(ip, port)
+    return True, ip_endpoint_text(ip, port)
+
+
+def _is_zero_key(text: Any) -> bool:
+    return text == ZERO_KEY
+
+
+def _is_valid_key_text(text: str) -> bool:
+    """A preshared key may be anything that decodes to 32 bytes (all zeros included)."""
+    return parse_key(text) is not None or _is_zero_key(text)
 
 
 def peer_from_k8s(obj: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
@@ -330,17 +281,19 @@ def peer_from_k8s(obj: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     keepalive = spec.get("persistentKeepalive", 0) or 0
     if not isinstance(keepalive, int) or isinstance(keepalive, bool) or keepalive < 0:
         return None
-    key = parse_key(spec.get("publicKey"))
-    if key is None:
-        return None
-    if not allowed_ips or key == _ZERO_KEY:
-        return None
-    psk = parse_key(spec.get("presharedKey"))
+    public_key = spec.get("publicKey")
+    key = parse_key(public_key)
+    if key is None and not _is_zero_key(public_key):
+        return None  # invalid: kg drops the Peer
+    if not allowed_ips or key is None:
+        return None  # valid but not ready (no allowed IPs, all-zero key)
+    psk = spec.get("presharedKey")
+    psk = psk if isinstance(psk, str) and _is_valid_key_text(psk) else None
     return {
         "name": str(metadata.get("name", "")),
         "allowed_ips": allowed_ips,
-        "public_key": base64.b64encode(key).decode("ascii"),
-        "preshared_key": base64.b64encode(psk).decode("ascii") if psk is not None else None,
+        "public_key": key,
+        "preshared_key": psk,
         "endpoint": endpoint,
         "persistent_keepalive": keepalive,
     }

@@ -128,9 +128,13 @@ def parse_interface(text: str) -> IPInterface:
     """A CIDR that keeps its host bits (``10.240.0.2/24``); raises ValueError."""
     if not isinstance(text, str):
         raise ValueError("not a string")
-    address, prefix = _split_cidr(text)
+    address_text, prefix = _split_cidr(text)
     try:
-        return ipaddress.ip_interface(f"{address}/{int(prefix)}")
+        address = ipaddress.ip_address(address_text)
+        # (int, prefix) tuples skip a second parse of the address text
+        if address.version == 4:
+            return ipaddress.IPv4Interface((int(address), int(prefix)))
+        return ipaddress.IPv6Interface((int(address), int(prefix)))
     except ValueError as exc:
         raise ValueError(str(exc)) from None
 

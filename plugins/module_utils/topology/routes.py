@@ -204,9 +204,8 @@ def node_route_dicts(
 
 def _cached(topo: Topology, key: Tuple[Any, ...], make: Any) -> _Chunk:
     chunk = topo.cache.get(key)
-    if chunk is None:
+    if not isinstance(chunk, _Chunk):
         chunk = topo.cache[key] = _Chunk(make())
-    assert isinstance(chunk, _Chunk)
     return chunk
 
 

@@ -56,6 +56,11 @@ def test_s1_golden(golden_file, render):
     assert render() == golden(golden_file)
 
 
+def test_s1_graph_via_topology():
+    """Topology.graph() hands the segments to graph.py; the DOT text equals kgctl graph (SPEC 7.3)."""
+    assert _s1().graph() == golden("s1_graph.dot")
+
+
 def test_json_has_no_trailing_newline():
     assert not _s1().node_as_peer("aws-2", output="json").endswith("\n")
 

@@ -468,3 +468,42 @@ def test_yaml_nested_and_empty():
     assert to_yaml({"b": [], "a": {"z": 1, "y": [True, None]}, "c": {}}) == (
         "a:\n  y:\n  - true\n  - null\n  z: 1\nb: []\nc: {}\n"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# the CIDR index behind the overlap checks (no quadratic scans)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("entries", "query", "exclude", "expected"),
+    [
+        pytest.param([("10.0.0.0/8", "a")], "10.1.2.0/24", None, "a", id="query inside entry"),
+        pytest.param([("10.1.2.0/24", "a")], "10.0.0.0/8", None, "a", id="entry inside query"),
+        pytest.param([("10.1.2.0/24", "a")], "10.1.3.0/24", None, None, id="disjoint"),
+        pytest.param([("10.1.2.0/24", "a")], "10.1.2.0/24", "a", None, id="own entry excluded"),
+        pytest.param([("10.1.2.0/24", "a"), ("10.1.2.128/25", "b")], "10.1.2.0/24", "a", "b", id="other owner"),
+        pytest.param([("10.240.0.1", "a")], "10.240.0.0/24", None, "a", id="single address inside"),
+        pytest.param([("10.240.0.7/24", "a")], "10.240.0.200/32", None, "a", id="interface uses its network"),
+        pytest.param([("fd00::/64", "a")], "fd00::1/128", None, "a", id="ipv6"),
+        pytest.param([("0.0.0.0/0", "a")], "::/0", None, None, id="families never overlap"),
+    ],
+)
+def test_cidr_index(entries, query, exclude, expected):
+    from topology.build import CidrIndex
+
+    index = CidrIndex()
+    for text, owner in entries:
+        value = ipaddress.ip_interface(text) if "/" in text else ipaddress.ip_address(text)
+        index.add(value, owner)
+    assert index.overlapping(ipaddress.ip_interface(query), exclude=exclude) == expected
+
+
+def test_cidr_index_remove_and_containing():
+    from topology.build import CidrIndex
+
+    index = CidrIndex()
+    network = ipaddress.ip_network("192.168.0.0/16")
+    index.add(network, 1)
+    assert index.containing(ipaddress.ip_address("192.168.3.4")) == 1
+    index.remove(network, 1)
+    assert index.containing(ipaddress.ip_address("192.168.3.4")) is None
+    assert index.overlapping(network) is None
