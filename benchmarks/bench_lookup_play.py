@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
 """The ``kilo.mesh.topology`` lookup inside a real ``ansible-playbook`` run (project issue 6).
@@ -182,8 +182,8 @@ def driver(argv: list[str]) -> int:
     package = importlib.import_module(TOPOLOGY_PACKAGE)
     original = build.build_topology
     counted = _timed("build", original)
-    build.build_topology = counted
-    package.build_topology = counted
+    setattr(build, "build_topology", counted)  # noqa: B010 - module attribute, replaced on purpose
+    setattr(package, "build_topology", counted)  # noqa: B010
     try:
         lookup = importlib.import_module(LOOKUP_MODULE)
     except ModuleNotFoundError:  # no lookup plugin (yet): ansible-playbook reports it if a play uses it
@@ -294,8 +294,9 @@ def format_table(results: list[dict[str, Any]]) -> str:
     for row in results:
         for name in PLAYS:
             play = row[name]
+            extra = f"{play['extra_wall']:+.1f}" if "extra_wall" in play else "-"
             common = (
-                f"| {row['hosts']} | {name} | {play['wall']:.1f} | {play.get('extra_wall', 0.0):+.1f} "
+                f"| {row['hosts']} | {name} | {play['wall']:.1f} | {extra} "
                 f"| {play['controller_cpu']:.1f} | {play['workers_cpu']:.1f} "
             )
             if name == "baseline":

@@ -142,10 +142,10 @@ def cluster_problems(cluster: dict[str, list[dict[str, Any]]]) -> list[str]:
                 raw = base64.b64decode(item[field], validate=True)
                 if len(item[field]) != 44 or len(raw) != 32 or raw == bytes(32):
                     problems.append(f"{item['name']}: bad {field}")
-    pods = [ipaddress.ip_network(node["pod_cidr"]) for node in nodes]
+    pods = [ipaddress.IPv4Network(node["pod_cidr"]) for node in nodes]
     if len(set(pods)) != len(pods):
         problems.append("pod CIDRs are not distinct")
-    pod_space = ipaddress.ip_network("10.64.0.0/10")
+    pod_space = ipaddress.IPv4Network("10.64.0.0/10")
     if not all(pod.subnet_of(pod_space) for pod in pods):
         problems.append("pod CIDR outside 10.64.0.0/10")
     for node in nodes:

@@ -12,9 +12,9 @@ version_added: 0.1.0
 author:
   - kilo.mesh contributors
 description:
-  - The equivalent of C(kgctl graph), without kgctl. It draws the mesh of a live cluster (O(source=cluster)) or of inventory
-    data (O(source=inventory)) as a Graphviz graph with one cluster per segment, the leaders' WireGuard IPs and
-    endpoints, and the peers.
+  - The equivalent of C(kgctl graph), without kgctl. It draws the mesh of a live cluster (O(source=cluster))
+    or of inventory data (O(source=inventory)) as a Graphviz graph with one cluster per segment, the
+    leaders' WireGuard IPs and endpoints, and the peers.
   - The DOT text is the same as kgctl's, byte for byte.
   - With O(format=svg) or O(format=png) the graph is rendered with Graphviz (the O(layout) program, V(circo) by
     default like Kilo's agent) into O(dest). Graphviz must be installed on the host that runs the module.

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import k8s_cluster
-from conftest import make_node
+from kubeapi import make_node
 
 NOW = 1_800_000_000
 KEY1 = base64.b64encode(bytes([1]) * 32).decode()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import make_node
+from kubeapi import make_node
 
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"

@@ -352,3 +352,6 @@ def test_moving_a_node_to_a_new_location(lab: MeshLab, converged: subprocess.Com
     assert_sessions_kept({dc2: before[dc2]}, lab.peers("dc1-a"), "dc1-a (peer dc2-a)")
     assert lab.has_interface("dc1-b"), "dc1-b leads its new location"
     assert lab.public_key("dc1-b") in lab.peers("dc1-a")
+    # every location, also home whose WireGuard IP moved, is reachable again
+    verify = lab.playbook("verify.yml", inventory=variant)
+    assert verify.returncode == 0, f"verify.yml after the move failed:\n{verify.stdout[-8000:]}"

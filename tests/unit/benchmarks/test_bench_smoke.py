@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 if str(BENCHMARKS) not in sys.path:
@@ -142,8 +143,6 @@ def test_play_inventory_matches_the_cluster(tmp_path):
     inventory, playbooks = bench_lookup_play.write_files(tmp_path, hosts=12, locations=3, peers=2)
     text = inventory.read_text()
     assert text.startswith("---\n")
-    import yaml
-
     data = yaml.safe_load(text)
     hosts = data["all"]["children"]["kilo"]["hosts"]
     cluster = make_cluster(12, locations=3, peers=2)
@@ -152,3 +151,62 @@ def test_play_inventory_matches_the_cluster(tmp_path):
     assert hosts[first["name"]]["kilo_public_key"] == first["public_key"]
     assert hosts[first["name"]]["ansible_connection"] == "local"
     assert {path.name for path in playbooks.values()} == {"lookup.yml", "lookup_once.yml", "baseline.yml"}
+
+
+def _play_row(hosts, builds, lookups, lookup_cpu, wall, once_cpu=0.1):
+    def play(builds, lookups, cpu, wall):
+        return {
+            "wall": wall,
+            "builds": builds,
+            "build_pids": builds,
+            "build_seconds": 0.01 * builds,
+            "lookups": lookups,
+            "lookup_cpu": cpu,
+            "lookup_seconds": cpu,
+            "lookup_max": cpu,
+            "maxrss_kib": 1024,
+            "controller_cpu": 1.0,
+            "workers_cpu": 2.0,
+            "share": cpu / wall,
+            "extra_wall": 1.0,
+        }
+
+    return {
+        "hosts": hosts,
+        "forks": 5,
+        "baseline": play(0, 0, 0.0, wall - 1.0),
+        "lookup": play(builds, lookups, lookup_cpu, wall),
+        "lookup_once": play(1, 1, once_cpu, wall),
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "missed"),
+    [
+        (_play_row(500, 1, 500, 2.0, 100.0), []),
+        (_play_row(500, 500, 500, 2.0, 100.0), ["500 hosts: topology computed once per play"]),
+        (_play_row(500, 1, 500, 9.0, 100.0), ["500 hosts: lookup under 5%"]),
+        (_play_row(200, 1, 200, 50.0, 100.0), []),  # the share target is judged at 500 hosts only
+    ],
+)
+def test_play_target_checks(row, missed):
+    checks = bench_lookup_play.check_targets([row])
+    missed_names = [name for name, met, _detail in checks if not met]
+    assert len(missed_names) == len(missed)
+    assert all(any(name.startswith(prefix) for prefix in missed) for name in missed_names)
+    table = bench_lookup_play.format_table([row])
+    assert len(table.splitlines()) == 2 + 3
+    assert f"| {row['hosts']} | lookup_once |" in table
+
+
+def test_real_play_counts_lookup_calls_and_computations(tmp_path):
+    """A real ansible-playbook run through the benchmark's driver: every host calls the lookup, the
+    counters come back from the forked workers, and the topology is computed once for the play."""
+    hosts = 6
+    inventory, playbooks = bench_lookup_play.write_files(tmp_path, hosts=hosts, locations=3, peers=2)
+    play = bench_lookup_play.run_play(playbooks["lookup"], inventory, forks=3, workdir=tmp_path)
+    assert play["lookups"] == hosts
+    assert play["builds"] == 1, f"topology computed {play['builds']} times for one play"
+    assert play["controller_cpu"] > 0 and play["workers_cpu"] > 0 and play["maxrss_kib"] > 0
+    log = Path(play["log"]).read_text()
+    assert log.count("failed=0") == hosts
