@@ -34,7 +34,7 @@ options:
     description:
       - Where the mesh comes from.
       - V(cluster) reads the Nodes and Peers of a live cluster (with Kilo's annotations and readiness rules,
-        like V(kgctl)); O(kubeconfig) and O(context) select the cluster.
+        like kgctl); O(kubeconfig) and O(context) select the cluster.
       - V(inventory) uses O(nodes) and O(peers) as given (every node counts as ready).
     type: str
     choices: [cluster, inventory]
@@ -42,7 +42,7 @@ options:
   topology_label:
     description:
       - Node label used as the location when a node has no V(kilo.squat.ai/location) annotation
-        (V(kgctl --topology-label)). Only used with O(source=cluster).
+        (kgctl --topology-label). Only used with O(source=cluster).
     type: str
     default: topology.kubernetes.io/region
   nodes:
@@ -63,19 +63,20 @@ options:
     default: []
   granularity:
     description:
-      - Mesh granularity (V(kg --mesh-granularity)); V(cross) is experimental.
+      - Mesh granularity (kg --mesh-granularity); V(cross) is experimental.
+      - When not set, with O(source=cluster) the nodes' C(kilo.squat.ai/granularity) annotation is used like
+        kgctl's V(auto) does, otherwise V(location).
     type: str
     choices: [location, full, cross]
-    default: location
   subnet:
     description:
-      - WireGuard subnet (V(kg --subnet)).
-      - When not set, with O(source=cluster) it is inferred like V(kgctl) does (the last node's
+      - WireGuard subnet (kg --subnet).
+      - When not set, with O(source=cluster) it is inferred like kgctl does (the last node's
         V(kilo.squat.ai/wireguard-ip) annotation), otherwise V(10.4.0.0/16).
     type: str
   service_cidrs:
     description:
-      - Service CIDRs of the cluster (V(kg --service-cidr)).
+      - Service CIDRs of the cluster (kg --service-cidr).
     type: list
     elements: str
     default: []

@@ -10,7 +10,7 @@ module: graph
 short_description: Picture of a Kilo mesh as Graphviz DOT, SVG or PNG (kgctl graph)
 version_added: 0.1.0
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 description:
   - The equivalent of C(kgctl graph), without kgctl. It draws the mesh of a live cluster (O(source=cluster))
     or of inventory data (O(source=inventory)) as a Graphviz graph with one cluster per segment, the

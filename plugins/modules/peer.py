@@ -10,7 +10,7 @@ module: peer
 short_description: Manage Kilo Peer resources (VPN clients and external peers of the mesh)
 version_added: 0.1.0
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 description:
   - Creates, updates and deletes Kilo C(Peer) custom resources (V(kilo.squat.ai/v1alpha1), cluster-scoped),
     what users otherwise do with C(kubectl apply) of a Peer manifest.
@@ -237,9 +237,9 @@ from ansible_collections.kilo.mesh.plugins.module_utils.topology.kube import (
     node_fields,
     parse_cidr,
     parse_endpoint,
-    parse_key,
     subnet_hint,
 )
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.parse import parse_key as parse_wireguard_key
 
 try:
     from kubernetes import client as k8s_client
@@ -301,15 +301,14 @@ def _check_peer(item, problems):
         value = item.get(field)
         if value is None and field == "preshared_key":
             continue
-        key = parse_key(value)
-        if key is None:
+        try:
+            parse_wireguard_key(value)
+        except ValueError as exc:
             problems.append(
-                "%s: field %s has invalid value %s: expected 44 characters of standard base64 encoding 32 bytes "
+                "%s: field %s has invalid value %s: %s; expected 44 characters of standard base64 encoding 32 bytes "
                 "(wg genkey | wg pubkey, or wg genpsk)"
-                % (who, field, "(not shown)" if field == "preshared_key" else repr(value))
+                % (who, field, "(not shown)" if field == "preshared_key" else repr(value), exc)
             )
-        elif key == bytes(32):
-            problems.append("%s: field %s is the all-zero key, which Kilo ignores" % (who, field))
     endpoint = item.get("endpoint")
     if endpoint and parse_endpoint(endpoint) is None:
         problems.append(

@@ -10,7 +10,7 @@ module: showconf
 short_description: WireGuard configuration of a Kilo node or peer (kgctl showconf)
 version_added: 0.1.0
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 description:
   - The equivalent of C(kgctl showconf node NAME) and C(kgctl showconf peer NAME), without kgctl, against a live
     cluster (O(source=cluster)) or inventory data (O(source=inventory)).
@@ -31,7 +31,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     details:
-      - In check mode O(dest) is not written; RV(changed) tells whether it would be.
+      - In check mode O(dest) is not written; the C(changed) flag tells whether it would be.
   diff_mode:
     details:
       - With O(dest), the diff shows the old and new file content with key material hidden.

@@ -231,7 +231,7 @@ def test_format_errors_are_all_reported_before_anything_is_sent(playbook_runner,
             peer["public_key"] = key(120 + index)  # distinct keys: only the intended problem per peer
     valid = {"name": "zz-ok", "allowed_ips": ["10.6.0.1/32"], "public_key": key(104)}
     result = run_peer(
-        playbook_runner, tmp_path, cluster, {"peers": [peer for peer, _ in bad] + [valid]}, expect_fail=True
+        playbook_runner, tmp_path, cluster, {"peers": [peer for peer, _needles in bad] + [valid]}, expect_fail=True
     )
     assert len(result["problems"]) == len(bad), result["problems"]
     for _peer, needles in bad:
