@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     if args_list[:1] == ["--driver"]:
         return driver(args_list[1:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--quick", action="store_true", help="one play of 100 hosts")
     parser.add_argument("--hosts", type=int, nargs="+", help="sizes to run (default 200 500)")
     parser.add_argument("--forks", type=int, default=5, help="ansible-playbook --forks (default 5, Ansible's)")

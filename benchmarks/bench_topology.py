@@ -126,7 +126,7 @@ def run_case(
     cluster = make_cluster(nodes, locations, peers)
     times, cpu_times = [], []
     result: Any = None
-    for _ in range(max(repeats, 1)):
+    for _repeat in range(max(repeats, 1)):
         result = None
         gc.collect()
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -276,7 +276,7 @@ def format_checks(checks: list[tuple[str, bool, str]]) -> str:
 # command line
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer, smaller cases and one repeat")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per case (default 5, --quick 1)")
     parser.add_argument("--cpu", type=int, default=0, help="CPU the cases are pinned to (default 0)")

@@ -38,7 +38,7 @@ def profile_case(workload: str, granularity: str, nodes: int, top: int = 20, sor
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("workload", choices=("configs", "lookup"))
     parser.add_argument("granularity", choices=("location", "full", "cross"))
     parser.add_argument("nodes", type=int)

@@ -125,10 +125,17 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+# pages generated in this run; links point only at these
+KNOWN_PAGES: set[str] = set()
+
+
 def _plugin_link(fqcn: str, plugin_type: str) -> str:
     if fqcn.startswith(f"{COLLECTION}."):
         short = fqcn[len(COLLECTION) + 1 :]
-        return f"[{_md_text(fqcn)}]({_page_name(plugin_type, short)})"
+        # M() is sometimes used for roles; fall back to the role page when there is no such module
+        for page in (_page_name(plugin_type, short), _page_name("role", short)):
+            if page in KNOWN_PAGES:
+                return f"[{_md_text(fqcn)}]({page})"
     return _code(fqcn)
 
 
@@ -380,6 +387,8 @@ def index_page(pages: dict[str, list[tuple[str, str, str]]]) -> str:
 def generate(collections_path: Path, keep_going: bool = False) -> dict[str, str]:
     """Page file name -> content for the whole reference."""
     content = _collect(collections_path, keep_going)
+    KNOWN_PAGES.clear()
+    KNOWN_PAGES.update(_page_name(kind, fqcn.split(".")[-1]) for kind, found in content.items() for fqcn in found)
     files: dict[str, str] = {}
     index: dict[str, list[tuple[str, str, str]]] = {}
     for plugin_type, kind in PAGE_KINDS.items():

@@ -78,7 +78,14 @@ def run_playbook(
     if env:
         full_env.update(env)
     proc = subprocess.run(
-        cmd, cwd=str(REPO), env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+        cmd,
+        cwd=str(REPO),
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"ansible-playbook failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}")

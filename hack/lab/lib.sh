@@ -133,6 +133,9 @@ lab_node_up() {
   if ! mountpoint -q "$LAB_RUN/$name.mnt"; then
     mkdir -p "$hostdir/etc-wireguard" "$hostdir/var-lib-kilo"
     chmod 0700 "$hostdir/etc-wireguard" "$hostdir/var-lib-kilo"
+    # own /etc/hosts naming the host: without it every name lookup of the host name (Python's
+    # socket.getfqdn() in fact gathering) waits for a DNS server that does not exist here
+    printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost ip6-localhost ip6-loopback\n' "$name" >"$hostdir/hosts"
     touch "$LAB_RUN/$name.mnt" "$LAB_RUN/$name.uts"
     # own mount + UTS namespace: fresh sysfs of this netns, private /run/wireguard (UAPI sockets),
     # /etc/wireguard and /var/lib/kilo bound to per-host directories of the lab dir
@@ -143,7 +146,8 @@ lab_node_up() {
         mount -t sysfs sysfs /sys
         mount -t tmpfs -o mode=0755 tmpfs /run/wireguard
         mount --bind "$2/etc-wireguard" /etc/wireguard
-        mount --bind "$2/var-lib-kilo" /var/lib/kilo' sh "$name" "$hostdir"
+        mount --bind "$2/var-lib-kilo" /var/lib/kilo
+        mount --bind "$2/hosts" /etc/hosts' sh "$name" "$hostdir"
   fi
 }
 

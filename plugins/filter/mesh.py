@@ -1,4 +1,6 @@
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Dual-licensed: Apache License 2.0 (see LICENSES/Apache-2.0.txt) or
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, kilo.mesh contributors
 """Filters of kilo.mesh (docs in the sidecar files wg_conf.yml and endpoint_split.yml)."""
 

@@ -1,4 +1,6 @@
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Dual-licensed: Apache License 2.0 (see LICENSES/Apache-2.0.txt) or
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, kilo.mesh contributors
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 name: nodes
 short_description: Inventory of a Kubernetes cluster's Nodes with their Kilo annotations
-version_added: "1.0.0"
+version_added: 0.1.0
 description:
   - Reads every Node of a cluster and adds it as a host, with the Kilo settings of its annotations as host vars
     (V(kilo_location), V(kilo_endpoint), V(kilo_internal_ip), V(kilo_pod_cidr), V(kilo_leader), V(kilo_public_key),
@@ -17,7 +19,7 @@ description:
     V(kilo_location_)).
   - The inventory file name must end in C(kilo_nodes.yml) or C(kilo_nodes.yaml).
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 requirements:
   - kubernetes (Python library)
 extends_documentation_fragment:

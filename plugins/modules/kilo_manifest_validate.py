@@ -1,5 +1,7 @@
 #!/usr/bin/python
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Dual-licensed: Apache License 2.0 (see LICENSES/Apache-2.0.txt) or
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, kilo.mesh contributors
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ DOCUMENTATION = r"""
 ---
 module: kilo_manifest_validate
 short_description: Validate Kubernetes objects offline against the schemas of a Kubernetes version
-version_added: "1.0.0"
+version_added: 0.1.0
 description:
   - Checks every object with the C(kubernetes-validate) library, fully offline (no API server needed).
   - Used by the C(kilo.mesh.kilo) role before it applies anything.
   - Objects whose kind has no bundled schema (custom resources) are skipped and listed in RV(skipped).
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 requirements:
   - kubernetes-validate
 options:

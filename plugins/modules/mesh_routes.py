@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Dual-licensed: Apache License 2.0 (see LICENSES/Apache-2.0.txt) or
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, kilo.mesh contributors
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ description:
   - This is the route part of Kilo's agent (section 4.2 of the Kilo behaviour specification) for nodes that run
     without the agent.
 author:
-  - kilo.mesh contributors
+  - kilo.mesh contributors (@kilo-mesh)
 extends_documentation_fragment:
   - kilo.mesh._attributes
   - kilo.mesh._attributes.FULL_SUPPORT
@@ -81,7 +83,7 @@ EXAMPLES = r"""
 ---
 - name: Install the routes of this node
   kilo.mesh.mesh_routes:
-    routes: "{{ kilo_mesh_topology.nodes[inventory_hostname].routes }}"
+    routes: "{{ mesh_topology.nodes[inventory_hostname].routes }}"
     private_address: "{{ kilo_internal_ip }}"
 
 - name: Remove every route this collection installed

@@ -1,5 +1,7 @@
 #!/usr/bin/python
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# Dual-licensed: Apache License 2.0 (see LICENSES/Apache-2.0.txt) or
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, kilo.mesh contributors
 
 from __future__ import annotations
@@ -449,6 +451,7 @@ class Plan:
         self.addresses_added = []
         self.addresses_removed = []
         self.up = False
+        self.routes = []
         self.routes_added = []
         self.routes_removed = []
         self.peers_added = []
@@ -471,6 +474,7 @@ class Plan:
 
 def plan_live(live, public_key, params, peers, addresses, routes, resolve):
     plan = Plan()
+    plan.routes = list(routes)
     if live is None:
         plan.create = plan.sync = plan.up = True
         plan.mtu = params["mtu"]
@@ -507,10 +511,7 @@ def apply_plan(iface, plan, setconf_text):
             iface.must(["wg", "syncconf", name, "/dev/stdin"], "applying the WireGuard config", data=setconf_text)
         if plan.mtu is not None:
             iface.must(["ip", "link", "set", "dev", name, "mtu", str(plan.mtu)], "setting the MTU")
-        for address in plan.addresses_removed:
-            iface.must(["ip", "address", "del", address, "dev", name], "removing address " + address)
-        for address in plan.addresses_added:
-            iface.must(["ip", "address", "add", address, "dev", name], "adding address " + address)
+        _change_addresses(iface, plan)
         if plan.up:
             iface.must(["ip", "link", "set", "dev", name, "up"], "bringing the link up")
     except WireGuardError:
@@ -518,11 +519,54 @@ def apply_plan(iface, plan, setconf_text):
             # do not leave a half-configured interface behind
             iface.run(["ip", "link", "del", "dev", name])
         raise
+    if (plan.addresses_added or plan.addresses_removed) and not plan.create:
+        # an address change can take routes with it: plan the routes against what is there now
+        plan.routes_added, plan.routes_removed = diff_routes(plan.routes, iface.read()["routes"])
     for route in plan.routes_removed:
         iface.must(route_argv("del", route, name, iface.protocol), "removing route " + format_route(route))
     for route in plan.routes_added:
         iface.must(route_argv("replace", route, name, iface.protocol), "adding route " + format_route(route))
     return implementation
+
+
+def _change_addresses(iface, plan):
+    """New addresses first, then the old ones go: the interface always keeps an address.
+
+    Removing the last IPv4 address flushes every route on the link. Removing a primary address also
+    removes the secondaries of its subnet (a new address in the old one's prefix is a secondary),
+    unless ``promote_secondaries`` is on; it is switched on for the removal, then restored.
+    """
+    name = iface.name
+    for address in plan.addresses_added:
+        iface.must(["ip", "address", "add", address, "dev", name], "adding address " + address)
+    if not plan.addresses_removed:
+        return
+    restore = _promote_secondaries(name, "1") if any(":" not in a for a in plan.addresses_removed) else None
+    try:
+        for address in plan.addresses_removed:
+            iface.must(["ip", "address", "del", address, "dev", name], "removing address " + address)
+    finally:
+        if restore is not None:
+            _promote_secondaries(name, restore)
+    # a kernel without promote_secondaries may still have dropped a new address with the old one
+    present = iface.read()["addresses"]
+    for address in plan.addresses_added:
+        if address not in present:
+            iface.must(["ip", "address", "add", address, "dev", name], "adding address " + address)
+
+
+def _promote_secondaries(name, value):
+    """Set net.ipv4.conf.NAME.promote_secondaries to VALUE; return the old value (None: not possible)."""
+    path = "/proc/sys/net/ipv4/conf/{0}/promote_secondaries".format(name)
+    try:
+        with open(path) as handle:
+            old = handle.read().strip()
+        if old != value:
+            with open(path, "w") as handle:
+                handle.write(value)
+    except OSError:
+        return None
+    return old
 
 
 def run_present(module, iface, config_path, result, run):

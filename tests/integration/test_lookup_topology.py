@@ -166,8 +166,9 @@ def test_cluster_source_error(tmp_path, playbook_runner):
 
 
 # --- source=cluster against the kmock Kubernetes API stand-in (fixtures of tests/k8s) ---------------
-from tests.k8s.conftest import kube, kube_api  # noqa: E402,F401  (fixtures)
-from tests.k8s.test_showconf import s1  # noqa: E402,F401  (fixture: scenario S1 as Nodes and Peers)
+# fixtures (s1: scenario S1 as Nodes and Peers)
+from tests.k8s.conftest import kube, kube_api  # noqa: E402,F401  # pylint: disable=unused-import
+from tests.k8s.test_showconf import s1  # noqa: E402,F401  # pylint: disable=unused-import
 
 
 def test_cluster_source_s1(tmp_path, playbook_runner, s1):  # noqa: F811

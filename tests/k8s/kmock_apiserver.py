@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
 """A Kubernetes API stand-in on 127.0.0.1 for tests (kmock's emulator plus the fixes testinfra 4 lists).
@@ -15,8 +15,8 @@ Fixes on top of ``kmock.KubernetesEmulator``:
 6. Node objects are seeded from a JSON list;
 7. ``?dryRun=All`` writes (check mode of kubernetes.core) answer with the would-be object and store nothing.
 
-Test-only endpoints (not Kubernetes API): ``POST /_kmock/reset`` drops every object and CRD kind and re-seeds the
-nodes given in the body (a JSON list of Node objects, or nothing to keep the current seed).
+Test-only endpoints (not Kubernetes API): ``POST /_kmock/reset`` drops every object (CRD kinds stay
+served) and re-seeds the nodes given in the body (a JSON list of Node objects, or nothing to keep the current seed).
 DaemonSet/Pod status is seeded through the ordinary ``/status`` subresource PATCH.
 """
 
@@ -46,15 +46,11 @@ class KubeApiServer(kmock.KubernetesEmulator):
         for res in [r for r in self.resources if r.group == "metrics.k8s.io"]:
             del self.resources[res]
         self._seed_nodes = nodes
-        self._crd_resources: set[kmock.resource] = set()
         self._seed()
 
     def _seed(self) -> None:
         for key in list(self.objects):
             del self.objects[key]
-        for res in self._crd_resources:
-            del self.resources[res]
-        self._crd_resources.clear()
         for node in self._seed_nodes:
             self.objects[NODES, None, node["metadata"]["name"]] = node
 
@@ -63,7 +59,6 @@ class KubeApiServer(kmock.KubernetesEmulator):
         names = spec.get("names") or {}
         for version in spec.get("versions") or []:
             res = kmock.resource(spec["group"], version["name"], names["plural"])
-            self._crd_resources.add(res)
             self.resources[res] = kmock.ResourceInfo(
                 kind=names.get("kind"),
                 singular=names.get("singular"),

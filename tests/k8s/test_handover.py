@@ -58,7 +58,7 @@ def _handover(wgdir: Path, *args: str) -> subprocess.CompletedProcess:
         f"kilo_handover_static=true kilo_interface={IFACE} kilo_handover_wireguard_dir={wgdir}",
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _changed(output: str) -> int:

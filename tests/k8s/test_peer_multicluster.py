@@ -135,7 +135,9 @@ def test_each_cluster_gets_the_other_clusters_leaders_as_peers(playbook_runner, 
     assert re.search(r"localhost\s+:\s+ok=\d+\s+changed=0\b", again.stdout), again.stdout
 
     # us-1 leaves cluster 1: its Peer disappears from cluster 2, nothing else changes
-    first.reset(CLUSTER1[:2])
+    from kubernetes import client
+
+    client.CoreV1Api(first.client()).delete_node("us-1")
     run(playbook_runner, first, second)
     assert set(stored_peers(second)) == {"eu-1"}
     assert set(stored_peers(first)) == {"c2-a"}
@@ -143,7 +145,10 @@ def test_each_cluster_gets_the_other_clusters_leaders_as_peers(playbook_runner, 
 
 def test_clusters_with_the_same_kilo_subnet_are_refused(playbook_runner, two_clusters) -> None:
     first, second = two_clusters
+    from kubernetes import client
+
     second.reset([node("c2-a", "x", "203.0.113.5:51820", "10.20.1.5/24", "10.60.1.0/24", 9)])  # default subnet
+    client.ApiextensionsV1Api(second.client()).create_custom_resource_definition(CRD)  # reset drops CRDs
     result = run(playbook_runner, first, second, check=False)
     assert result.returncode != 0
     assert (

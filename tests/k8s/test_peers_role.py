@@ -89,7 +89,7 @@ def run_role(playbook_runner, tmp_path: Path, kube, role_vars: dict, *flags: str
         extra_vars={
             "ansible_connection": "local",
             "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            "kilo_peers_kubeconfig": kube.kubeconfig,
+            "peers_kubeconfig": kube.kubeconfig,
         },
     )
 
@@ -156,9 +156,9 @@ def expected_laptop_conf(private_key: str, psk: str) -> str:
 def test_peers_role_creates_peers_and_complete_client_configs(playbook_runner, tmp_path, cluster) -> None:
     out_dir = tmp_path / "out"
     role_vars = {
-        "kilo_peers_list": PEERS,
-        "kilo_peers_output_dir": str(out_dir),
-        "kilo_peers_service_cidrs": ["10.43.0.0/16"],
+        "peers_list": PEERS,
+        "peers_output_dir": str(out_dir),
+        "peers_service_cidrs": ["10.43.0.0/16"],
     }
 
     # check mode first: nothing is written anywhere
@@ -200,7 +200,7 @@ def test_peers_role_creates_peers_and_complete_client_configs(playbook_runner, t
 
 def test_prune_in_check_mode_then_for_real(playbook_runner, tmp_path, cluster) -> None:
     out_dir = tmp_path / "out"
-    role_vars = {"kilo_peers_list": PEERS, "kilo_peers_output_dir": str(out_dir), "kilo_peers_qrcode": "png"}
+    role_vars = {"peers_list": PEERS, "peers_output_dir": str(out_dir), "peers_qrcode": "png"}
     run_role(playbook_runner, tmp_path, cluster, role_vars)
     # QR codes next to the configs, identical to what qrencode itself makes of the written file, owner-only
     for name in ("laptop", "office"):
@@ -210,7 +210,7 @@ def test_prune_in_check_mode_then_for_real(playbook_runner, tmp_path, cluster) -
         reference = tmp_path / f"{name}-reference.png"
         subprocess.run(["qrencode", "-t", "PNG", "-r", str(out_dir / f"{name}.conf"), "-o", str(reference)], check=True)
         assert png.read_bytes() == reference.read_bytes()
-    fewer = dict(role_vars, kilo_peers_list=PEERS[:1], kilo_peers_prune=True)
+    fewer = dict(role_vars, peers_list=PEERS[:1], peers_prune=True)
     run_role(playbook_runner, tmp_path, cluster, fewer, "--check")
     assert set(stored_peers(cluster)) == {"laptop", "office"}
     run_role(playbook_runner, tmp_path, cluster, fewer)
@@ -224,17 +224,17 @@ def test_bad_declarations_fail_before_any_change(playbook_runner, tmp_path, clus
         playbook_runner,
         tmp_path,
         cluster,
-        {"kilo_peers_list": both, "kilo_peers_output_dir": str(out_dir)},
+        {"peers_list": both, "peers_output_dir": str(out_dir)},
         check=False,
     )
     assert result.returncode != 0
-    assert "kilo_peers_list item laptop" in result.stdout and "exactly one of public_key or generate" in result.stdout
+    assert "peers_list item laptop" in result.stdout and "exactly one of public_key or generate" in result.stdout
     overlapping = [{"name": "laptop", "allowed_ips": ["10.42.1.7/32"], "public_key": key(101)}]
     result = run_role(
         playbook_runner,
         tmp_path,
         cluster,
-        {"kilo_peers_list": overlapping, "kilo_peers_output_dir": str(out_dir)},
+        {"peers_list": overlapping, "peers_output_dir": str(out_dir)},
         check=False,
     )
     assert result.returncode != 0

@@ -181,7 +181,7 @@ def test_wg_quick_in_hosts_does_not_clash(lab: Lab) -> None:
             proc = lab.run(host, "wg-quick", "up", "kilo0", timeout=30)
             assert proc.returncode == 0, (host, proc.stderr)
         # every host sees only its own interface and key (no shared UAPI socket)
-        for host, (_, public) in keys.items():
+        for host, (_private, public) in keys.items():
             assert lab.run(host, WG, "show", "kilo0", "public-key", check=True).stdout.strip() == public
             assert "kilo0" in lab.run(host, "ls", "/sys/class/net", check=True).stdout.split()
         assert not Path("/run/wireguard/kilo0.sock").exists() or os.environ.get("KILO_ALLOW_ROOT_KILO0")
@@ -274,7 +274,7 @@ def test_down_leaves_nothing(scratch_lab: Lab) -> None:
     assert _lab_traces(scratch_lab, pids)  # the check can see a lab
     proc = scratch_lab.script("down.sh")
     assert proc.returncode == 0
-    for _ in range(20):  # PID 1 reaps killed processes with a delay
+    for _attempt in range(20):  # PID 1 reaps killed processes with a delay
         if not _lab_traces(scratch_lab, pids):
             break
         time.sleep(0.2)
@@ -299,7 +299,7 @@ def test_down_cleans_a_half_up_lab(lab_factory: Callable[..., Lab]) -> None:
     finally:
         proc = lab.script("down.sh", check=False)
     assert proc.returncode == 0, proc.stderr
-    for _ in range(20):
+    for _attempt in range(20):
         if not _lab_traces(lab, pids):
             break
         time.sleep(0.2)

@@ -4,7 +4,7 @@
 
 A network namespace ``kp<lab>`` plays the laptop: it sits on the lab's WAN bridge (198.51.100.250), brings up
 ``wg0`` with wg-quick (wireguard-go) from the WRITTEN config file and pings a pod address of every node, in every
-location, through the tunnel. playbooks/peers.yml gives the same peer to the leaders (kilo_mesh_peers).
+location, through the tunnel. playbooks/peers.yml gives the same peer to the leaders (mesh_peers).
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ def laptop(lab):
 def test_laptop_reaches_every_location_through_the_written_config(lab, laptop, playbook_runner, tmp_path) -> None:
     out = tmp_path / "peers"
     extra = {
-        "kilo_peers_source": "inventory",
-        "kilo_peers_list": [LAPTOP_PEER],
-        "kilo_peers_output_dir": str(out),
+        "peers_source": "inventory",
+        "peers_list": [LAPTOP_PEER],
+        "peers_output_dir": str(out),
     }
     try:
         run = playbook_runner(REPO / "playbooks" / "peers.yml", inventory=lab.inventory, extra_vars=extra)

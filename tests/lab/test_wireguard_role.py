@@ -77,7 +77,7 @@ def _play(lab: Lab, playbook: Path, *args: str, limit: str | None = None) -> sub
     if limit:
         cmd += ["--limit", limit]
     env = dict(lab.env, ANSIBLE_INJECT_FACT_VARS="false", ANSIBLE_NOCOLOR="1")
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
 def _recap(proc: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:

@@ -7,6 +7,7 @@ galaxy.yml version is released with a summary, and CHANGELOG.rst / CHANGELOG.md 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,3 +87,40 @@ def test_generated_changelogs_are_current(tmp_path: Path) -> None:
         assert (copy / name).read_text() == (REPO / name).read_text(), (
             f"{name} differs from `antsibull-changelog generate`; regenerate it"
         )
+
+
+def _added_in(version: str) -> dict[str, set[str]]:
+    """Content whose documentation says version_added == version: {'module': {...}, 'lookup': {...}, 'role': {...}}."""
+    pattern = re.compile(rf"^\s*version_added:\s*[\"']?{re.escape(version)}[\"']?\s*$", re.M)
+    found: dict[str, set[str]] = {}
+    for kind in ("modules", "lookup", "inventory", "filter", "test"):
+        directory = REPO / "plugins" / kind
+        for path in sorted(directory.glob("*.py")) + sorted(directory.glob("*.yml")):
+            text = path.read_text()
+            head = text[: text.find("options:")] if "options:" in text else text  # the plugin's own version_added
+            if path.suffix == ".py" and kind == "filter":
+                continue  # filter docs live in the .yml sidecars
+            if pattern.search(head):
+                found.setdefault("module" if kind == "modules" else kind, set()).add(path.stem)
+    for role in sorted((REPO / "roles").iterdir()):
+        spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text()) if role.is_dir() else None
+        main = ((spec or {}).get("argument_specs") or {}).get("main") or {}
+        if str(main.get("version_added", "")) == version:
+            found.setdefault("role", set()).add(role.name)
+    return found
+
+
+def test_release_lists_all_new_content(galaxy_meta: dict) -> None:
+    """Every module, plugin and role documented as added in this version is in its release's changelog."""
+    version = galaxy_meta["version"]
+    release = yaml.safe_load(CHANGELOG_YAML.read_text())["releases"][version]
+    listed = {"module": {entry["name"] for entry in release.get("modules") or []}}
+    for kind, entries in (release.get("plugins") or {}).items():
+        listed[kind] = {entry["name"] for entry in entries}
+    for kind, entries in (release.get("objects") or {}).items():
+        listed[kind] = {entry["name"] for entry in entries}
+    missing = {}
+    for kind, names in _added_in(version).items():
+        if names - listed.get(kind, set()):
+            missing[kind] = sorted(names - listed.get(kind, set()))
+    assert not missing, f"not in the {version} changelog (run `antsibull-changelog generate --refresh`): {missing}"

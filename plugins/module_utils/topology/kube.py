@@ -249,7 +249,8 @@ def _peer_endpoint(endpoint: Any) -> Tuple[bool, Optional[str]]:
         return False, None
     if dns:  # upstream: the DNS name replaces the IP when both are set
         return True, "{0}:{1}".format(dns, port)
-    assert ip is not None
+    if ip is None:  # unreachable: an endpoint without DNS name has an IP here
+        raise AssertionError("endpoint has neither an IP address nor a DNS name")
     return True, ip_endpoint_text(ip, port)
 
 

@@ -64,6 +64,26 @@ def render_conf(
 # --------------------------------------------------------------------------------------------
 # sections of kgctl showconf node / peer (SPEC 2.10, 2.11, 3.2, 3.3)
 # --------------------------------------------------------------------------------------------
+def effective_endpoint(
+    discovered: Mapping[str, Endpoint],
+    local: Mapping[str, Endpoint],
+    public_key: str,
+    keepalive: int,
+    configured: Optional[Endpoint],
+) -> Optional[Endpoint]:
+    """The endpoint Kilo uses for a remote segment or peer (SPEC 2.10, ``updateEndpoint``).
+
+    The remote side's keepalive decides whether its discovered endpoint is used: the local node's
+    own discovered endpoints (``local``) first, then the cluster-wide map (SPEC 2.7). The route
+    rule of SPEC 4.2 compares against this same endpoint.
+    """
+    if keepalive:
+        found = local.get(public_key) or discovered.get(public_key)
+        if found is not None:
+            return found
+    return configured
+
+
 def _endpoint(
     discovered: Mapping[str, Endpoint],
     local: Mapping[str, Endpoint],
@@ -71,12 +91,9 @@ def _endpoint(
     keepalive: int,
     configured: Optional[Endpoint],
 ) -> Optional[str]:
-    """The remote side's keepalive decides whether its discovered endpoint is used (SPEC 2.10)."""
-    if keepalive:
-        found = local.get(public_key) or discovered.get(public_key)
-        if found is not None:
-            return found.text
-    return configured.text if configured is not None else None
+    """Text of :func:`effective_endpoint` for an ``Endpoint =`` line (None: no line)."""
+    endpoint = effective_endpoint(discovered, local, public_key, keepalive, configured)
+    return endpoint.text if endpoint is not None else None
 
 
 def node_sections(topo: Topology, name: str) -> List[WgPeer]:

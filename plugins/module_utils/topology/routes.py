@@ -24,11 +24,13 @@ from .model import (
     PRIVATE_DEVICE,
     TUNNEL_DEVICE,
     WIREGUARD_DEVICE,
+    IPAddress,
     NodeSpec,
     Route,
     Rule,
     Segment,
 )
+from .render import effective_endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Topology
@@ -215,12 +217,23 @@ def _same_location(topo: Topology, own: Segment, segment: Segment) -> bool:
 
 def _leader_chunks(topo: Topology, ctx: _Local, own: Segment, local: bool, rules: List[Rule]) -> List[_Chunk]:
     src = ctx.src
+    discovered = dict(ctx.node.discovered_endpoints)
     chunks = []
     for segment in topo.segments:
         if _same_location(topo, own, segment):
             chunks.extend(_local_nodes(topo, ctx, segment, local, True, rules))
             continue
-        chunks.append(_cached(topo, ("leader", segment.index, src), lambda seg=segment: _remote_via_wg(seg, src)))
+        endpoint = effective_endpoint(
+            topo.discovered, discovered, segment.public_key, segment.persistent_keepalive, segment.endpoint
+        )
+        leader_ip = endpoint.ip if endpoint is not None else None
+        chunks.append(
+            _cached(
+                topo,
+                ("leader", segment.index, src, leader_ip),
+                lambda seg=segment, leader_ip=leader_ip: _remote_via_wg(seg, src, leader_ip),
+            )
+        )
     chunks.append(
         _cached(
             topo,
@@ -233,11 +246,10 @@ def _leader_chunks(topo: Topology, ctx: _Local, own: Segment, local: bool, rules
     return chunks
 
 
-def _remote_via_wg(segment: Segment, src: Optional[str]) -> List[Route]:
-    """Leader: another segment's pod CIDRs, internal IPs (except its leader's endpoint IP) and
-    location IPs via that segment's WireGuard IP."""
+def _remote_via_wg(segment: Segment, src: Optional[str], leader_ip: Optional[IPAddress]) -> List[Route]:
+    """Leader: another segment's pod CIDRs, internal IPs (except ``leader_ip``, the IP of the
+    segment's effective endpoint, SPEC 2.10) and location IPs via that segment's WireGuard IP."""
     via = str(segment.wireguard_ip)
-    leader_ip = segment.endpoint.ip
     routes = []
     for member in segment.nodes:
         routes.append(Route(dst=member.pod_text, via=via, dev=WIREGUARD_DEVICE, src=src, onlink=True))

@@ -389,6 +389,51 @@ def test_staged_key_rotation_across_the_mesh(mesh):
     assert all(r["changed"] is False for r in again.results("Ensure the key").values())
 
 
+def addresses(host) -> list[str]:
+    out = host.run("ip", "-j", "addr", "show", "dev", "kilo0").stdout
+    return [f"{a['local']}/{a['prefixlen']}" for a in json.loads(out)[0]["addr_info"] if a["family"] == "inet"]
+
+
+def test_address_change_keeps_the_routes(mesh):
+    """From the a<->b state: move a's tunnel address (same prefix, then another prefix, then back).
+
+    Removing the only IPv4 address flushes every route on the link, and removing a primary address takes
+    the secondaries of its prefix with it: the routes must still all be there and carry traffic.
+    """
+    a, b, _c = mesh.hosts.values()
+    pod_route = f"10.78.{b.index}.0/24"
+    assert pod_route in our_routes(a)
+    baseline = mesh.vars[a.name]["wg_address"]
+    steps = [
+        ("10.77.0.21/24", [pod_route]),
+        # b's tunnel IP is no longer on a connected prefix: it needs its own route now
+        ("10.76.0.1/24", [f"{tunnel_ip(b)}/32", pod_route]),
+        (baseline[0], [pod_route]),
+    ]
+    for address, expected_routes in steps:
+        before = addresses(a)
+        new_ip = address.split("/")[0]
+        # b must accept packets from a's new tunnel address
+        peer_a = peer_entry(a, mesh.keys[a.name], extra_allowed=[f"{new_ip}/32"])
+        overrides = {a.name: {"wg_address": [address]}, b.name: {"wg_peers": [peer_a]}}
+        res = mesh.apply(limit=[a.name, b.name], vars_override=overrides).results(TASK)[a.name]
+        assert res["addresses_added"] == [address], res
+        assert res["addresses_removed"] == before, res
+        assert addresses(a) == [address]
+        routes = our_routes(a)
+        # ip prints host routes without their /32
+        shown = sorted(line.split()[0] for line in routes.splitlines())
+        assert shown == sorted(route.removesuffix("/32") for route in expected_routes), (address, routes)
+        assert ping(a, pod_ip(b)).returncode == 0, address
+        assert ping(b, new_ip).returncode == 0, address
+        again = mesh.apply(limit=[a.name, b.name], vars_override=overrides).results(TASK)
+        assert [r["changed"] for r in again.values()] == [False, False], json.dumps(again, indent=1)
+    # back to the baseline vars (b's peer entry for a loses the repeated allowed IP)
+    assert mesh.apply(limit=[a.name, b.name]).results(TASK)[a.name]["changed"] is False
+    again = mesh.apply(limit=[a.name, b.name]).results(TASK)
+    assert [r["changed"] for r in again.values()] == [False, False], json.dumps(again, indent=1)
+
+
 def test_missing_private_key_fails_clearly(wg_lab, run_play, tmp_path):
     (host,) = wg_lab.start("z")
     playbook = tmp_path / "play.yml"
