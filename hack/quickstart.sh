@@ -40,10 +40,18 @@ inventory="$KILO_LAB_DIR/inventory.yml"
 echo "==> building the mesh (playbooks/site.yml)"
 ansible-playbook -i "$inventory" "$repo/playbooks/site.yml"
 
+echo "==> drawing the mesh (playbooks/graph.yml -> lab-output/mesh.svg, lab-output/mesh.dot)"
+mkdir -p "$repo/lab-output"
+for format in svg dot; do
+  ansible-playbook -i "$inventory" "$repo/playbooks/graph.yml" \
+    -e kilo_graph_format="$format" -e kilo_graph_dest="$repo/lab-output/mesh.$format"
+done
+
 lab_env="KILO_LAB_NAME=$KILO_LAB_NAME KILO_LAB_DIR=$KILO_LAB_DIR"
 cat <<MSG
 
-The mesh is up (the matrix above comes from the kilo.mesh.verify role). Try:
+The mesh is up (the matrix above comes from the kilo.mesh.verify role); a picture of it is in
+$repo/lab-output/mesh.svg (Graphviz DOT source: mesh.dot). Try:
   $lab_env $repo/hack/lab/hx dc1-b ping -c2 10.42.3.1    # dc1-b -> pod IP of dc2-a, via the dc1 leader
   $lab_env $repo/hack/lab/hx dc1-a wg show kilo0
   ANSIBLE_COLLECTIONS_PATH=$collections $repo/.venv/bin/ansible-playbook -i $inventory $repo/playbooks/verify.yml
