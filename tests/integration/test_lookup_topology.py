@@ -165,25 +165,72 @@ def test_cluster_source_error(tmp_path, playbook_runner):
     assert "Traceback" not in proc.stdout
 
 
-# --- source=cluster against the kmock Kubernetes API stand-in (fixtures of tests/k8s) ---------------
-# fixtures (s1: scenario S1 as Nodes and Peers)
-from tests.k8s.conftest import kube, kube_api  # noqa: E402,F401  # pylint: disable=unused-import
-from tests.k8s.test_showconf import s1  # noqa: E402,F401  # pylint: disable=unused-import
+# --- node= and the raw-variable key: every host calls the lookup for itself -------------------------
+def _engine_views(change: dict[str, str] | None = None) -> dict:
+    """What the engine computes for S1 (optionally with one node's location changed), as JSON data."""
+    from topology import build_topology
+
+    nodes = json.loads((FIXTURES / "s1.json").read_text())["nodes"]
+    for node in nodes:
+        if change and node["name"] in change:
+            node["location"] = change[node["name"]]
+    return json.loads(json.dumps(build_topology(nodes=nodes, peers=[]).to_dict()["nodes"]))
 
 
-def test_cluster_source_s1(tmp_path, playbook_runner, s1):  # noqa: F811
-    """Nodes/Peers read from the API with Kilo's annotation rules give exactly kgctl's outputs."""
+def _run_per_node(tmp_path, playbook_runner, inventory: Path, change: str) -> tuple[dict, list[str]]:
+    out = tmp_path / "out"
+    out.mkdir()
     proc = playbook_runner(
-        FILES / "cluster.yml",
-        inventory=FILES / "inventory.yml",
-        extra_vars={"kilo_test_kubeconfig": s1.kubeconfig},
-        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"},
+        FILES / "per_node.yml",
+        "-vvv",
+        "--forks",
+        "1",  # one host after the other: which call computes and which reuses is then fixed
+        inventory=inventory,
+        extra_vars={"kilo_test_out": str(out), "kilo_test_change": change},
     )
-    out = proc.stdout
-    result = json.loads(out[out.index("{") :])["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"]
-    assert sorted(result["nodes"]) == ["aws-1", "aws-2", "bare-1", "edge-1", "gcp-1", "gcp-2"]  # stale-1 not ready
-    assert result["subnet"] == "10.4.0.0/16"
-    assert result["nodes"]["gcp-1"]["conf"] == (GOLDEN / "s1_node_gcp-1.conf").read_text()
-    assert result["nodes"]["edge-1"]["conf"] == (GOLDEN / "s1_node_edge-1.conf").read_text()
-    assert result["peers"]["laptop"]["conf"] == (GOLDEN / "s1_peer_laptop.conf").read_text()
-    assert result["peers"]["office"]["conf"] == (GOLDEN / "s1_peer_office.conf").read_text()
+    views = {host: json.loads((out / f"{host}.json").read_text()) for host in HOSTS}
+    assert (
+        "node 'no-such-node' is not in the mesh (6 nodes: aws-1, aws-2, bare-1, edge-1, gcp-1, ...)"
+        in (out / "unknown.txt").read_text()
+    )
+    lines = [line for line in proc.stdout.splitlines() if "kilo.mesh.topology:" in line and "topology" in line]
+    return views, lines
+
+
+def _node_name(host: str) -> str:
+    return "aws-1" if host == "aws-1.example.internal" else host
+
+
+def test_every_host_reads_its_node_and_a_changed_variable_recomputes(tmp_path, playbook_runner):
+    """Plain kilo_* values: after the first computation each call recognises the inputs from the raw
+    variables (no templating of every host); a set_fact of kilo_location between two reads gives a new
+    topology, and every host's entry is exactly the engine's view of the mesh it describes."""
+    inventory = tmp_path / "inventory.yml"
+    source = (FILES / "inventory.yml").read_text()
+    assert 'kilo_location: "{{ gcp_location }}"' in source
+    inventory.write_text(source.replace('kilo_location: "{{ gcp_location }}"', "kilo_location: gcp-east"))
+    views, lines = _run_per_node(tmp_path, playbook_runner, inventory, "location")
+    before, after = _engine_views(), _engine_views({"bare-1": "aws"})
+    assert before != after
+    for host in HOSTS:
+        assert views[host]["before"] == before[_node_name(host)], host
+        assert views[host]["after"] == after[_node_name(host)], host
+    assert views["bare-1"]["after"]["location"] == "aws"
+    computed = [line for line in lines if "computed topology" in line]
+    fast = [line for line in lines if "(same kilo_* variables)" in line]
+    assert len(computed) == 2 and computed[0] != computed[1], "\n".join(lines)
+    # five reuses per read, and the run_once call for an unknown node
+    assert len(fast) == 2 * (len(HOSTS) - 1) + 1, "\n".join(lines)
+
+
+def test_templated_variables_are_templated_on_every_call(tmp_path, playbook_runner):
+    """gcp-2's kilo_location is "{{ gcp_location }}": a change of gcp_location (not a kilo_* variable)
+    must move gcp-2, so calls never take the raw-variable key and template on every call."""
+    views, lines = _run_per_node(tmp_path, playbook_runner, FILES / "inventory.yml", "template")
+    before, after = _engine_views(), _engine_views({"gcp-2": "aws"})
+    for host in HOSTS:
+        assert views[host]["before"] == before[_node_name(host)], host
+        assert views[host]["after"] == after[_node_name(host)], host
+    assert views["gcp-2"]["after"]["location"] == "aws"
+    assert [line for line in lines if "(same kilo_* variables)" in line] == []
+    assert len([line for line in lines if "computed topology" in line]) == 2, "\n".join(lines)

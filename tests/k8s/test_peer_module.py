@@ -13,25 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kilo_objects import CRD, GROUP, PLURAL, VERSION, key
 
-GROUP, VERSION, PLURAL = "kilo.squat.ai", "v1alpha1", "peers"
 MANAGED = {"app.kubernetes.io/managed-by": "kilo.mesh"}
-
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "peers.kilo.squat.ai"},
-    "spec": {
-        "group": "kilo.squat.ai",
-        "names": {"kind": "Peer", "listKind": "PeerList", "plural": "peers", "singular": "peer"},
-        "scope": "Cluster",
-        "versions": [{"name": "v1alpha1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}],
-    },
-}
-
-
-def key(i: int) -> str:
-    return base64.b64encode(bytes([i]) * 32).decode()
 
 
 # --- helpers ----------------------------------------------------------------------------------------

@@ -8,31 +8,15 @@ node-name order, then its WireGuard IP, then --allowed-ips; leader endpoint and 
 
 from __future__ import annotations
 
-import base64
 import re
 import time
 from pathlib import Path
 
 import pytest
+from kilo_objects import CRD, GROUP, PLURAL, VERSION, key
 
 REPO = Path(__file__).resolve().parents[2]
-GROUP, VERSION, PLURAL = "kilo.squat.ai", "v1alpha1", "peers"
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "peers.kilo.squat.ai"},
-    "spec": {
-        "group": GROUP,
-        "names": {"kind": "Peer", "listKind": "PeerList", "plural": PLURAL, "singular": "peer"},
-        "scope": "Cluster",
-        "versions": [{"name": VERSION, "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}],
-    },
-}
 SOURCE_LABEL = "kilo.mesh/multicluster-source"
-
-
-def key(i: int) -> str:
-    return base64.b64encode(bytes([i]) * 32).decode()
 
 
 def node(name: str, location: str, endpoint: str, internal_ip: str, pod_cidr: str, key_index: int, **extra) -> dict:

@@ -16,9 +16,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .parse import (
     ZERO_KEY,
-    _ip_literal,
     endpoint_problem,
     ip_endpoint_text,
+    ip_literal,
     is_dns_subdomain,
     parse_interface,
     parse_network,
@@ -66,7 +66,7 @@ def _annotation(annotations: Mapping[str, Any], key: str) -> Optional[str]:
 
 def _parse_ip(text: str) -> Optional[_Address]:
     """An IP literal as Kilo accepts it (no zone, no IPv4 leading zeros, IPv4-mapped -> IPv4)."""
-    return _ip_literal(text)
+    return ip_literal(text)
 
 
 def parse_endpoint(text: Optional[str]) -> Optional[str]:

@@ -57,7 +57,7 @@ def split_host_port(text: str) -> Tuple[Optional[Tuple[str, str]], Optional[str]
     return (host, port), None
 
 
-def _ip_literal(host: str) -> Optional[IPAddress]:
+def ip_literal(host: str) -> Optional[IPAddress]:
     """An IP literal as Kilo accepts it: no zone, no IPv4 leading zeros; IPv4-mapped IPv6 -> IPv4."""
     if "%" in host or not host:
         return None
@@ -91,7 +91,7 @@ def endpoint_problem(text: str) -> Tuple[Optional[Endpoint], Optional[str]]:
     port = int(port_text)
     if not 1 <= port <= 65535:
         return None, f"port {port} is outside 1..65535"
-    address = _ip_literal(host)
+    address = ip_literal(host)
     if address is not None:
         return Endpoint(text=ip_endpoint_text(address, port), port=port, ip=address), None
     if is_dns_subdomain(host):
