@@ -2,7 +2,7 @@
 # Dual-licensed: Apache License 2.0 (see LICENSES/Apache-2.0.txt) or
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Filters of kilo.mesh (docs in the sidecar files wg_conf.yml and endpoint_split.yml)."""
+"""Filters of kilo.mesh (docs in the sidecar files wg_conf.yml, wg_conf_parse.yml and endpoint_split.yml)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import WireGuardError, parse_config
 from ansible_collections.kilo.mesh.plugins.module_utils.topology import WgPeer, endpoint_problem, render_conf
 
 _PEER_KEYS = ("public_key", "allowed_ips", "endpoint", "persistent_keepalive", "preshared_key")
@@ -103,6 +104,16 @@ def endpoint_split(text: Any) -> dict:
     }
 
 
+def wg_conf_parse(text: Any) -> dict:
+    """WireGuard configuration text (wg-quick or wg setconf format) -> {interface, peers}."""
+    if not isinstance(text, str):
+        raise AnsibleFilterError(f"wg_conf_parse: input must be the text of a configuration, got {type(text).__name__}")
+    try:
+        return parse_config(text)
+    except WireGuardError as exc:  # messages name lines and keys, never values
+        raise AnsibleFilterError(f"wg_conf_parse: {exc}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"wg_conf": wg_conf, "endpoint_split": endpoint_split}
+        return {"wg_conf": wg_conf, "wg_conf_parse": wg_conf_parse, "endpoint_split": endpoint_split}

@@ -421,6 +421,108 @@ def private_key_from_config(text: str) -> Optional[str]:
     return None
 
 
+_CONF_LINE_RE = re.compile(r"^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
+_CONF_SECTION_RE = re.compile(r"^\s*\[\s*([A-Za-z]+)\s*\]\s*$")
+# key (lower case) -> field; list fields may repeat and hold comma-separated values, as in wg-quick
+_CONF_INTERFACE_KEYS = {
+    "address": "address",
+    "dns": "dns",
+    "mtu": "mtu",
+    "listenport": "listen_port",
+    "privatekey": "private_key",
+    "table": "table",
+    "fwmark": "fwmark",
+}
+_CONF_PEER_KEYS = {
+    "publickey": "public_key",
+    "allowedips": "allowed_ips",
+    "endpoint": "endpoint",
+    "persistentkeepalive": "persistent_keepalive",
+    "presharedkey": "preshared_key",
+}
+_CONF_LISTS = ("address", "dns", "allowed_ips")
+_CONF_INTS = ("mtu", "listen_port", "persistent_keepalive")
+
+
+def parse_config(text: str) -> Dict[str, Any]:
+    """Parse a WireGuard configuration (wg-quick format; ``wg setconf`` files are a subset).
+
+    Returns ``{"interface": {address, dns, mtu, listen_port, private_key, table, fwmark},
+    "peers": [{public_key, allowed_ips, endpoint, persistent_keepalive, preshared_key}]}``; absent
+    fields are ``None`` (lists empty, keepalive 0). Section and key names are case-insensitive,
+    ``#`` starts a comment. Keys this collection does not apply (wg-quick's PreUp/PostUp/... hooks,
+    SaveConfig) and malformed lines raise WireGuardError naming the line number and key, never a
+    value (the text holds private keys).
+    """
+    interface: Optional[Dict[str, Any]] = None
+    peers: List[Dict[str, Any]] = []
+    current: Optional[Dict[str, Any]] = None
+    keys: Dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        section = _CONF_SECTION_RE.match(line)
+        if section:
+            name = section.group(1).lower()
+            if name == "interface":
+                if interface is not None:
+                    raise WireGuardError("line {0}: a second [Interface] section".format(number))
+                interface = {"address": [], "dns": []}
+                current, keys = interface, _CONF_INTERFACE_KEYS
+            elif name == "peer":
+                current, keys = {"allowed_ips": []}, _CONF_PEER_KEYS
+                peers.append(current)
+            else:
+                raise WireGuardError(
+                    "line {0}: unknown section [{1}] (expected [Interface] or [Peer])".format(number, section.group(1))
+                )
+            continue
+        match = _CONF_LINE_RE.match(line)
+        if not match:
+            raise WireGuardError("line {0}: expected 'Key = Value' or a [Section]".format(number))
+        if current is None:
+            raise WireGuardError("line {0}: {1} before the first [Interface] or [Peer]".format(number, match.group(1)))
+        field = keys.get(match.group(1).lower())
+        if field is None:
+            raise WireGuardError(
+                "line {0}: {1} is not supported here (known: {2})".format(
+                    number, match.group(1), ", ".join(sorted(keys))
+                )
+            )
+        value: Any = match.group(2)
+        if field in _CONF_LISTS:
+            current[field].extend(item.strip() for item in value.split(",") if item.strip())
+            continue
+        if field in current:
+            raise WireGuardError("line {0}: {1} appears twice in one section".format(number, match.group(1)))
+        if field == "persistent_keepalive" and value.lower() == "off":
+            value = 0
+        elif field in _CONF_INTS:
+            if not value.isdigit():
+                raise WireGuardError("line {0}: {1} must be a number".format(number, match.group(1)))
+            value = int(value)
+        current[field] = value
+    for index, peer in enumerate(peers, start=1):
+        if not peer.get("public_key"):
+            raise WireGuardError("[Peer] number {0} has no PublicKey".format(index))
+    result_interface: Dict[str, Any] = dict.fromkeys(_CONF_INTERFACE_KEYS.values())
+    result_interface.update(interface or {"address": [], "dns": []})
+    return {
+        "interface": result_interface if interface is not None else None,
+        "peers": [
+            {
+                "public_key": peer["public_key"],
+                "allowed_ips": peer["allowed_ips"],
+                "endpoint": peer.get("endpoint"),
+                "persistent_keepalive": peer.get("persistent_keepalive", 0),
+                "preshared_key": peer.get("preshared_key"),
+            }
+            for peer in peers
+        ],
+    }
+
+
 # ------------------------------------------------------------------------------------ live state
 
 

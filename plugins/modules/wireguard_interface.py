@@ -120,6 +120,16 @@ options:
       name:
         description: Label of the peer, written as a comment into the config and used in error messages.
         type: str
+  keep_roamed_endpoints:
+    description:
+      - Keep the live endpoint of a peer that WireGuard roamed to (the peer sent from another address, for example
+        the public address of its NAT) while its session is alive, that is with a handshake within the last 180
+        seconds, instead of setting O(peers[].endpoint) again, which would cut the tunnel until the peer's next
+        keepalive. The config file still gets O(peers[].endpoint).
+      - A peer whose session is older goes back to O(peers[].endpoint).
+    type: bool
+    default: false
+    version_added: 0.2.0
   routes:
     description:
       - Extra routes over the interface, for example the routes of the C(kilo.mesh.topology) lookup
@@ -274,6 +284,7 @@ routes_removed:
 import os
 import socket
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -424,6 +435,26 @@ def _read_private_key(path):
             "(force=true)".format(path)
         )
     return text
+
+
+ROAMING_WINDOW = 180  # seconds; WireGuard's REJECT_AFTER_TIME: a session with an older handshake is dead
+
+
+def keep_roamed(peers, live_peers, now):
+    """``peers`` with the live endpoint of each peer that roamed away from its endpoint and has a live session."""
+    result = []
+    for peer in peers:
+        current = live_peers.get(peer["public_key"])
+        if (
+            peer["endpoint"]
+            and current
+            and current["endpoint"]
+            and current["latest_handshake"]
+            and now - current["latest_handshake"] < ROAMING_WINDOW
+        ):
+            peer = dict(peer, endpoint=current["endpoint"])
+        result.append(peer)
+    return result
 
 
 def _live_view(live, desired_peers, resolve):
@@ -608,6 +639,9 @@ def run_present(module, iface, config_path, result, run):
     plan = None
     if params["apply"]:
         live = iface.read()
+        if params["keep_roamed_endpoints"] and live is not None:
+            # only the live interface keeps them; the file above has the configured endpoints
+            peers = keep_roamed(peers, live["peers"], time.time())
         auto_routes, warnings = peer_routes(peers, addresses or (live or {}).get("addresses", []), table)
         for warning in warnings:
             module.warn(warning)
@@ -739,6 +773,7 @@ def main():
             route_protocol=dict(type="int", default=117),
             peers=dict(type="list", elements="dict", default=[], options=peer_spec),
             routes=dict(type="list", elements="dict", default=[], options=route_spec),
+            keep_roamed_endpoints=dict(type="bool", default=False),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

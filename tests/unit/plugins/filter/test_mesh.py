@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""kilo.mesh.wg_conf and kilo.mesh.endpoint_split, called directly and through a real Jinja template."""
+"""kilo.mesh.wg_conf, kilo.mesh.wg_conf_parse and kilo.mesh.endpoint_split, called directly."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kilo.mesh.plugins.filter.mesh import FilterModule, endpoint_split, wg_conf
+from ansible_collections.kilo.mesh.plugins.filter.mesh import FilterModule, endpoint_split, wg_conf, wg_conf_parse
 from ansible_collections.kilo.mesh.plugins.module_utils.topology import build_topology
 
 TOPOLOGY_TESTS = Path(__file__).resolve().parents[1] / "module_utils" / "topology"
@@ -111,10 +111,97 @@ def test_endpoint_split_errors(text, match):
 
 def test_filters_map_and_sidecar_docs():
     filters = FilterModule().filters()
-    assert set(filters) == {"wg_conf", "endpoint_split"}
+    assert set(filters) == {"wg_conf", "wg_conf_parse", "endpoint_split"}
     for name in filters:
         doc = yaml.safe_load((FILTER_DIR / f"{name}.yml").read_text())
         assert doc["DOCUMENTATION"]["name"] == name
         assert "_input" in doc["DOCUMENTATION"]["options"]
         assert "_value" in doc["RETURN"]
         assert "kilo.mesh." + name in doc["EXAMPLES"]
+
+
+def test_wg_conf_parse_reads_back_what_wg_conf_writes(s1_view):
+    """A client configuration rendered by wg_conf (wg-quick format) parses back to the same fields."""
+    view = s1_view["nodes"]["gcp-1"]
+    interface = {"address": ["10.5.0.1/32"], "listen_port": 51820, "mtu": 1380}
+    text = wg_conf(view, interface=interface, private_key=_key(9), format="quick")
+    parsed = wg_conf_parse(text)
+    assert parsed["interface"] == {
+        "address": ["10.5.0.1/32"],
+        "dns": [],
+        "mtu": 1380,
+        "listen_port": 51820,
+        "private_key": _key(9),
+        "table": None,
+        "fwmark": None,
+    }
+    assert [peer["public_key"] for peer in parsed["peers"]] == [peer["public_key"] for peer in view["peers"]]
+    for got, want in zip(parsed["peers"], view["peers"], strict=True):
+        assert got["allowed_ips"] == want["allowed_ips"]
+        assert got["endpoint"] == want["endpoint"]
+        assert got["persistent_keepalive"] == want["persistent_keepalive"]
+        assert got["preshared_key"] == want["preshared_key"]
+
+
+def test_wg_conf_parse_wg_quick_details():
+    text = f"""
+# laptop
+[interface]
+address = 10.5.0.1/32, fd00::1/128
+Address = 10.5.0.9/32
+PrivateKey = {_key(1)}   # comment after a value
+DNS = 1.1.1.1
+
+[Peer]
+PublicKey = {_key(2)}
+AllowedIPs = 10.2.0.0/24,10.4.0.1/32
+AllowedIPs = 192.168.1.0/24
+PersistentKeepalive = off
+
+[Peer]
+PublicKey = {_key(3)}
+PresharedKey = {_key(4)}
+Endpoint = [2001:db8::1]:51820
+"""
+    parsed = wg_conf_parse(text)
+    assert parsed["interface"]["address"] == ["10.5.0.1/32", "fd00::1/128", "10.5.0.9/32"]
+    assert parsed["interface"]["dns"] == ["1.1.1.1"]
+    assert parsed["interface"]["private_key"] == _key(1)
+    assert parsed["peers"] == [
+        {
+            "public_key": _key(2),
+            "allowed_ips": ["10.2.0.0/24", "10.4.0.1/32", "192.168.1.0/24"],
+            "endpoint": None,
+            "persistent_keepalive": 0,
+            "preshared_key": None,
+        },
+        {
+            "public_key": _key(3),
+            "allowed_ips": [],
+            "endpoint": "[2001:db8::1]:51820",
+            "persistent_keepalive": 0,
+            "preshared_key": _key(4),
+        },
+    ]
+    assert wg_conf_parse(f"[Peer]\nPublicKey = {_key(2)}\n")["interface"] is None  # a wg setconf peer file
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[Interface]\nPostUp = iptables -A ...\n", r"line 2: PostUp is not supported here"),
+        ("[Interface]\nSaveConfig = true\n", r"line 2: SaveConfig is not supported"),
+        ("[Interface]\n[Interface]\n", r"line 2: a second \[Interface\] section"),
+        ("[Peers]\n", r"line 1: unknown section \[Peers\]"),
+        ("PrivateKey = SECRETVALUE\n", r"line 1: PrivateKey before the first \[Interface\] or \[Peer\]"),
+        ("[Interface]\nPrivateKey SECRETVALUE\n", r"line 2: expected 'Key = Value'"),
+        ("[Interface]\nListenPort = SECRETVALUE\n", r"line 2: ListenPort must be a number"),
+        ("[Interface]\nPrivateKey = a\nPrivateKey = SECRETVALUE\n", r"line 3: PrivateKey appears twice"),
+        ("[Peer]\nAllowedIPs = 10.0.0.0/8\n", r"\[Peer\] number 1 has no PublicKey"),
+        (42, r"input must be the text of a configuration, got int"),
+    ],
+)
+def test_wg_conf_parse_errors_name_the_line_never_the_value(text, match):
+    with pytest.raises(AnsibleFilterError, match=match) as error:
+        wg_conf_parse(text)
+    assert "SECRETVALUE" not in str(error.value)

@@ -72,7 +72,7 @@ class Host:
         self.root = lab.tmp / self.name
         self.etc_wireguard = self.root / "etc-wireguard"
         self.var_lib_kilo = self.root / "var-lib-kilo"
-        self.mnt = RUN_DIR / f"{self.name}.mnt"
+        self.mnt = lab.run_dir / f"{self.name}.mnt"
         self.interpreter = self.root / "python3"
 
     def nsenter(self) -> list[str]:
@@ -149,6 +149,9 @@ class Lab:
 
     def __init__(self, tmp: Path):
         self.prefix = f"kmt-{os.getpid() % 100000}-{next(_LAB_NUMBERS)}"
+        # this lab's own private mount point for the mount-namespace files: labs of concurrent test
+        # processes never share (or unmount) each other's
+        self.run_dir = RUN_DIR / self.prefix
         self.bridge = f"{self.prefix}br"
         self.tmp = tmp
         self.hosts: dict[str, Host] = {}
@@ -162,10 +165,10 @@ class Lab:
             raise RuntimeError(f"missing tools: {missing}; install iproute2 wireguard-tools wireguard-go iputils-ping")
         for directory in ("/etc/wireguard", "/var/lib/kilo", "/run/wireguard"):
             os.makedirs(directory, mode=0o700, exist_ok=True)
-        RUN_DIR.mkdir(exist_ok=True)
-        if _sh("mountpoint", "-q", str(RUN_DIR), check=False).returncode != 0:
-            _sh("mount", "--bind", str(RUN_DIR), str(RUN_DIR))
-            _sh("mount", "--make-private", str(RUN_DIR))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if _sh("mountpoint", "-q", str(self.run_dir), check=False).returncode != 0:
+            _sh("mount", "--bind", str(self.run_dir), str(self.run_dir))
+            _sh("mount", "--make-private", str(self.run_dir))
         _sh("ip", "netns", "add", self.bridge)
         self.netns.append(self.bridge)
         _sh("ip", "-n", self.bridge, "link", "add", "br0", "type", "bridge")
@@ -224,9 +227,10 @@ class Lab:
             proc = _sh("ip", "netns", "del", name, check=False)
             if proc.returncode != 0:
                 errors.append(proc.stderr.strip())
-        # the private bind mount of /run/kmt goes when no lab (of any test process) uses it any more
-        if RUN_DIR.is_dir() and not any(RUN_DIR.glob("*.mnt")):
-            _sh("umount", str(RUN_DIR), check=False)
+        if self.run_dir.is_dir():
+            _sh("umount", str(self.run_dir), check=False)
+            with contextlib.suppress(OSError):
+                self.run_dir.rmdir()
         if errors:
             raise RuntimeError("cleanup problems: " + "; ".join(errors))
 
