@@ -25,12 +25,19 @@ export PYTHONDONTWRITEBYTECODE=1
 if (($#)); then
   paths=("$@")
 else
-  # cheapest first
-  paths=(tests/sanity tests/unit tests/integration tests/k8s tests/lab tests/release)
+  # the long serial group first (labs, namespaces, sanity: tests/conftest.py), so the other worker takes the rest
+  paths=(tests/lab tests/sanity tests/unit tests/integration tests/k8s tests/release)
 fi
 
 set +e
-"$repo/.venv/bin/python" -m pytest -p no:cacheprovider -ra --durations=15 "${paths[@]}"
+# two pytest-xdist workers by default (KILO_MESH_TEST_WORKERS=0: one process); tests/conftest.py decides which
+# tests share a worker
+workers=${KILO_MESH_TEST_WORKERS:-2}
+parallel=()
+if ((workers > 0)); then
+  parallel=(-n "$workers")
+fi
+"$repo/.venv/bin/python" -m pytest -p no:cacheprovider -ra --durations=15 "${parallel[@]}" "${paths[@]}"
 rc=$?
 set -e
 if ((rc == 5)); then

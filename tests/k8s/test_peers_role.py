@@ -17,23 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-GROUP, VERSION, PLURAL = "kilo.squat.ai", "v1alpha1", "peers"
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "peers.kilo.squat.ai"},
-    "spec": {
-        "group": GROUP,
-        "names": {"kind": "Peer", "listKind": "PeerList", "plural": PLURAL, "singular": "peer"},
-        "scope": "Cluster",
-        "versions": [{"name": VERSION, "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}],
-    },
-}
-
-
-def key(i: int) -> str:
-    return base64.b64encode(bytes([i]) * 32).decode()
+from kilo_objects import CRD, GROUP, PLURAL, VERSION, key
 
 
 def kilo_node(name: str, location: str, endpoint: str, internal_ip: str, pod_cidr: str, key_index: int) -> dict:

@@ -321,5 +321,22 @@ def test_apply_refuses_a_peer_whose_private_key_is_not_on_the_controller(tmp_pat
         assert not out.exists()
         assert not (tmp_path / "etc-wireguard").exists()
         assert list(run_dir.iterdir()) == []
+
+        # a written file with something the role would not apply (a wg-quick hook): the error names the line and
+        # the key, the private key stays out of the output, and nothing is created
+        private = sh("wg", "genkey").stdout.strip()
+        out.mkdir(mode=0o700)
+        (out / "hooked.key").write_text(private)
+        (out / "hooked.conf").write_text(
+            f"[Interface]\nAddress = 10.5.0.4/32\nPrivateKey = {private}\nPostUp = ip route add 0.0.0.0/0 dev wg9\n"
+        )
+        hooked = {"name": "hooked", "allowed_ips": ["10.5.0.4/32"], "generate": True, "interface": "wg9"}
+        result = in_namespace(ns, run_dir, apply_playbook(tmp_path, [hooked], out), timeout=120)
+        assert result.returncode != 0, result.stdout
+        assert "wg_conf_parse: line 4: PostUp is not supported here" in result.stdout, result.stdout
+        assert private not in result.stdout + result.stderr
+        links = json.loads(sh("ip", "-n", ns, "-j", "link", "show").stdout)
+        assert [link["ifname"] for link in links] == ["lo"]
+        assert not (tmp_path / "etc-wireguard").exists()
     finally:
         sh("ip", "netns", "del", ns, check=False)
