@@ -25,7 +25,7 @@ export PYTHONDONTWRITEBYTECODE=1
 if (($#)); then
   paths=("$@")
 else
-  # the long serial group first (labs, namespaces, sanity: tests/conftest.py), so the other worker takes the rest
+  # the long serial group first (labs, namespaces: tests/conftest.py), so the other worker takes the rest
   paths=(tests/lab tests/sanity tests/unit tests/integration tests/k8s tests/release)
 fi
 

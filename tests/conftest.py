@@ -53,12 +53,10 @@ os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.
 
 
 #: tests that run one after the other in one pytest-xdist worker: those that make network namespaces,
-#: WireGuard interfaces and labs, and tests/sanity. Two processes running ``ip netns``/``unshare`` setups at once
-#: is not a case the helpers are built for, and the wireguard-go daemons of the module tests' namespace hosts
-#: exited early whenever tests/sanity (ansible-test, ansible-lint) ran at the same time (cause not found).
+#: WireGuard interfaces and labs. Two processes running ``ip netns``/``unshare`` setups at once is not a case
+#: the helpers are built for.
 SERIAL_TESTS = (
     "tests/lab/",
-    "tests/sanity/",
     "tests/unit/plugins/modules/",
     "tests/k8s/test_handover.py",
     "tests/release/test_galaxy_build.py",

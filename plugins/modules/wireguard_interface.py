@@ -162,7 +162,8 @@ options:
         type: str
 notes:
   - When O(mode) is not set the config file gets mode V(0600) (it holds the private key).
-  - Needs C(wg) and C(ip) (iproute2) on the node; C(wireguard-go) when the kernel has no WireGuard.
+  - Needs C(wg) and C(ip) (iproute2) on the node; C(wireguard-go) when the kernel has no WireGuard, started
+    with C(setsid) (util-linux) so that the daemon is not in the process group or session of the task.
   - The key of a running interface changes only when the key file changed (see M(kilo.mesh.wireguard_key)
     O(kilo.mesh.wireguard_key#module:state=promoted)); that resets the sessions with all peers.
 seealso:
@@ -375,7 +376,18 @@ class Interface:
         # never let wireguard-go see WG_PROCESS_FOREGROUND: a child inheriting "=0" forks forever
         os.environ.pop("WG_PROCESS_FOREGROUND", None)
         os.environ.pop("LOG_LEVEL", None)
-        rc, out, err = self.run(["wireguard-go", self.name])
+        argv = ["wireguard-go", self.name]
+        setsid = self.module.get_bin_path("setsid")
+        if setsid:
+            # the daemon gets its own session: Ansible ends a worker still alive at the end of a play with a
+            # signal to the worker's whole process group, and a closing pty sends SIGHUP to its session
+            argv.insert(0, setsid)
+        else:
+            self.module.warn(
+                "setsid (util-linux) not found: wireguard-go for {0} stays in this task's process group and can "
+                "be stopped with it; install util-linux".format(self.name)
+            )
+        rc, out, err = self.run(argv)
         if rc != 0:
             raise WireGuardError(
                 "cannot create WireGuard interface {0}: the kernel has no WireGuard support and 'wireguard-go {0}' "

@@ -74,6 +74,7 @@ class Host:
         self.var_lib_kilo = self.root / "var-lib-kilo"
         self.mnt = lab.run_dir / f"{self.name}.mnt"
         self.interpreter = self.root / "python3"
+        self.task_groups_file = self.root / "task-process-groups"
 
     def nsenter(self) -> list[str]:
         return ["nsenter", f"--net=/run/netns/{self.name}", f"--mount={self.mnt}", "--"]
@@ -129,12 +130,32 @@ class Host:
         )  # fmt: skip
         self.interpreter.write_text(
             "#!/usr/bin/env bash\nset -euo pipefail\n"
+            # the process group of the Ansible worker running this task (field 5 of /proc/PID/stat)
+            f"cut -d' ' -f5 /proc/$$/stat >> {self.task_groups_file}\n"
             f'exec nsenter --net=/run/netns/{self.name} --mount={self.mnt} -- /usr/bin/python3 "$@"\n'
         )
         self.interpreter.chmod(0o755)
         # prove the isolation works before any test relies on it
         marker = self.run("sh", "-c", "ls /etc/wireguard /var/lib/kilo; ls /sys/class/net").stdout
         assert "eth0" in marker, marker
+
+    def task_process_groups(self) -> set[int]:
+        """Process groups of the Ansible workers that ran a task on this host."""
+        return {int(line) for line in self.task_groups_file.read_text().split()}
+
+    def processes(self, command: str) -> list[tuple[int, int, int]]:
+        """(pid, process group, session) of the processes named ``command`` in this host's netns."""
+        found = []
+        for pid in _pids_in_netns(_netns_inode(self.name)):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except FileNotFoundError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if name == command:
+                found.append((pid, int(fields[2]), int(fields[3])))
+        return found
 
     def wg_dump(self, ifname: str = "kilo0") -> str:
         return self.run("wg", "show", ifname, "dump").stdout

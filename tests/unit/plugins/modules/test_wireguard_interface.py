@@ -182,6 +182,19 @@ def test_first_run_brings_up_a_working_tunnel(mesh):
     assert "PrivateKey = " + mesh.private_key(a.name) in strip
 
 
+def test_wireguard_go_daemon_is_outside_the_task_process_group(mesh):
+    """Ansible ends a worker still alive when a play ends with a signal to the worker's whole process group
+    (WorkerProcess._term): a daemon left in that group dies with it, under load, seconds after the run."""
+    a, b, _c = mesh.hosts.values()
+    for host in (a, b):
+        daemons = host.processes("wireguard-go")
+        assert len(daemons) == 1, daemons
+        groups = host.task_process_groups()
+        assert groups, "the interpreter wrapper recorded no task"
+        _pid, group, session = daemons[0]
+        assert group not in groups and session not in groups, (daemons, groups)
+
+
 def test_files_are_private(mesh):
     for name in list(mesh.hosts)[:2]:
         conf = mesh.config(name)
