@@ -13,7 +13,7 @@ venv="${KILO_MESH_VENV:-$repo/.venv}"
 
 apt_packages=(
   wireguard-tools wireguard-go iproute2 iputils-ping openssh-server openssh-client
-  iptables nftables graphviz qrencode shellcheck procps kmod rsync
+  iptables nftables graphviz qrencode shellcheck procps kmod rsync systemd
 )
 
 missing=()

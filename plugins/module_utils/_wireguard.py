@@ -339,8 +339,9 @@ def render_config(
     mtu: Optional[int] = None,
     table: str = "auto",
     header: str = "",
+    post_up: Sequence[str] = (),
 ) -> str:
-    """Render a wg-quick configuration (peers in the given order)."""
+    """Render a wg-quick configuration (peers in the given order); ``post_up``: wg-quick PostUp commands."""
     lines: List[str] = []
     if header:
         lines.extend("# " + line if line else "#" for line in header.splitlines())
@@ -354,6 +355,7 @@ def render_config(
         lines.append("MTU = {0}".format(mtu))
     if table != "auto":
         lines.append("Table = " + table)
+    lines.extend("PostUp = " + command for command in post_up)
     for peer in peers:
         lines.extend(_render_peer(peer))
     return "\n".join(lines) + "\n"

@@ -68,10 +68,19 @@ options:
   private_device:
     description: Interface name that replaces V(private) in O(routes[].dev). Takes precedence over O(private_address).
     type: str
+  restore_file:
+    description:
+      - Also keep the owned routes in this file, as C(ip -batch) commands (C(route replace ... proto N), one per
+        line), so that they can be restored when the node boots, with C(ip -force -batch PATH), for example by
+        the C(kilo-mesh-routes) systemd unit of the P(kilo.mesh.mesh#role) role.
+      - The file is written atomically with mode V(0644) and only when its content changes; V(private) is
+        written as the interface it resolved to. With O(state=absent) the file is removed.
+    type: path
+    version_added: 0.2.0
   state:
     description:
       - V(present) makes the owned routes equal to O(routes).
-      - V(absent) removes every route tagged with O(protocol); O(routes) is ignored.
+      - V(absent) removes every route tagged with O(protocol) (and O(restore_file)); O(routes) is ignored.
     type: str
     choices: [present, absent]
     default: present
@@ -85,6 +94,12 @@ EXAMPLES = r"""
   kilo.mesh.mesh_routes:
     routes: "{{ mesh_topology.nodes[inventory_hostname].routes }}"
     private_address: "{{ kilo_internal_ip }}"
+
+- name: Install the routes and keep them for the boot service
+  kilo.mesh.mesh_routes:
+    routes: "{{ mesh_topology.nodes[inventory_hostname].routes }}"
+    private_address: "{{ kilo_internal_ip }}"
+    restore_file: /var/lib/kilo/mesh-routes
 
 - name: Remove every route this collection installed
   kilo.mesh.mesh_routes:
@@ -110,6 +125,12 @@ removed:
   type: list
   elements: str
   sample: ["10.2.9.0/24 via 10.4.0.3 dev kilo0 onlink"]
+restore_file_changed:
+  description: Whether O(restore_file) was (or in check mode would be) written or removed.
+  returned: always
+  type: bool
+  sample: false
+  version_added: 0.2.0
 private_device:
   description: The interface that V(private) resolved to, or V(null) when no route used it.
   returned: always
@@ -119,8 +140,11 @@ private_device:
 
 import ipaddress
 import json
+import os
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
 
 MAIN_TABLE = 254
 
@@ -155,6 +179,15 @@ class _Route:
         if self.table != MAIN_TABLE:
             args += ["table", str(self.table)]
         return args
+
+    def batch_line(self, protocol):
+        """This route as an ``ip -batch`` command (the family follows from the addresses)."""
+        words = ["route", "replace"] + self.selector()
+        if self.src:
+            words += ["src", self.src]
+        if self.onlink:
+            words.append("onlink")
+        return " ".join(words + ["proto", str(protocol)])
 
     def text(self):
         words = [self.dst]
@@ -252,6 +285,36 @@ class _Ip:
         return None
 
 
+RESTORE_HEADER = (
+    "# Managed by Ansible (kilo.mesh.mesh_routes): the routes of this node, restored at boot with\n"
+    "# ip -force -batch FILE. Local changes will be overwritten.\n"
+)
+
+
+def _sync_restore_file(module, routes):
+    """Make ``restore_file`` hold ``routes`` (removed with state=absent); return whether it changed."""
+    path = module.params["restore_file"]
+    if not path:
+        return False
+    if module.params["state"] == "absent":
+        if not os.path.exists(path):
+            return False
+        if not module.check_mode:
+            os.unlink(path)
+        return True
+    text = RESTORE_HEADER + "".join(route.batch_line(module.params["protocol"]) + "\n" for route in routes)
+    try:
+        with open(path) as handle:
+            changed = handle.read() != text
+    except FileNotFoundError:
+        changed = True
+    if changed and not module.check_mode:
+        write_atomic(module, path, text, dir_mode=0o755)
+    if os.path.exists(path):
+        changed = module.set_mode_if_different(path, "0644", changed)
+    return changed
+
+
 def main():
     route_spec = dict(
         dst=dict(type="str", required=True),
@@ -267,6 +330,7 @@ def main():
             protocol=dict(type="int", default=211),
             private_address=dict(type="str"),
             private_device=dict(type="str"),
+            restore_file=dict(type="path"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         supports_check_mode=True,
@@ -321,17 +385,14 @@ def main():
                 args += ["metric", str(route.metric)]
             ip.run(args)
         for route in missing:
-            args = [route.family, "route", "replace"] + route.selector()
-            if route.src:
-                args += ["src", route.src]
-            if route.onlink:
-                args.append("onlink")
-            ip.run(args + ["proto", str(params["protocol"])])
+            ip.run([route.family] + route.batch_line(params["protocol"]).split())
+    restore_file_changed = _sync_restore_file(module, desired)
 
     before = sorted(route.text() for route in current)
     after = sorted(route.text() for route in desired)
     result = dict(
-        changed=changed,
+        changed=changed or restore_file_changed,
+        restore_file_changed=restore_file_changed,
         routes=after,
         added=sorted(route.text() for route in missing),
         removed=sorted(route.text() for route in stale),

@@ -134,6 +134,8 @@ options:
     description:
       - Extra routes over the interface, for example the routes of the C(kilo.mesh.topology) lookup
         whose C(dev) is the WireGuard interface.
+      - The config file gets one wg-quick C(PostUp = ip route replace ...) line per route, so that
+        C(wg-quick up) (for example C(wg-quick@NAME) at boot) brings the routes back with the interface.
     type: list
     elements: dict
     default: []
@@ -284,11 +286,11 @@ routes_removed:
 
 import os
 import socket
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
 from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
     WireGuardError,
     describe_live,
@@ -407,22 +409,6 @@ def _read_text(path):
             return handle.read()
     except FileNotFoundError:
         return None
-
-
-def _write_atomic(module, path, text):
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".kilo-", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        module.atomic_move(tmp, path, keep_dest_attrs=False)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _public_or_none(private, run):
@@ -627,8 +613,10 @@ def run_present(module, iface, config_path, result, run):
     result["public_key"] = public_key
     result["addresses"] = addresses or []
 
+    # wg-quick brings the extra routes back with the interface (for example at boot, wg-quick@NAME)
+    post_up = [" ".join(route_argv("replace", route, iface.name, iface.protocol)) for route in extra_routes]
     desired_text = render_config(
-        private_key, peers, addresses or [], params["listen_port"], params["mtu"], table, header=HEADER
+        private_key, peers, addresses or [], params["listen_port"], params["mtu"], table, HEADER, post_up
     )
     current_text = _read_text(config_path)
     config_changed = current_text != desired_text
@@ -682,7 +670,7 @@ def run_present(module, iface, config_path, result, run):
 
     if not module.check_mode:
         if config_changed:
-            _write_atomic(module, config_path, desired_text)
+            write_atomic(module, config_path, desired_text)
         if plan is not None and plan.changed:
             setconf = render_setconf(private_key, peers, params["listen_port"])
             result["implementation"] = apply_plan(iface, plan, setconf)

@@ -234,6 +234,40 @@ def test_second_run_and_check_mode_change_nothing(lab: MeshLab, converged: subpr
     assert all(stats["changed"] == 0 for stats in check.values()), f"check mode reports changes: {check}"
 
 
+def test_a_reboot_gets_every_route_back_before_the_next_run(
+    lab: MeshLab, converged: subprocess.CompletedProcess
+) -> None:
+    """A reboot leaves a leader without kilo0 and every node without its routes. What the boot units run
+    (wg-quick@kilo0 on leaders, kilo-mesh-routes on every node: ``ip -force -batch`` of the restore file) brings
+    all of it back from the files the role wrote, and the next run then changes nothing."""
+    hostvars = lab.hostvars()
+    hosts = ("dc1-a", "dc1-b")  # a leader and a node that reaches other locations through it
+    before = {host: state["routes"] for host, state in lab.snapshot().items() if host in hosts}
+    assert all(any(routes) for routes in before.values()), before
+    target = hostvars["dc2-a"]["lab_pod_ip"]
+    for host in hosts:
+        if lab.has_interface(host):
+            assert lab.run(host, "wg-quick", "down", INTERFACE).returncode == 0
+            deadline = time.time() + 10  # wireguard-go removes its UAPI socket on the way out
+            while lab.run(host, "test", "-e", f"/run/wireguard/{INTERFACE}.sock").returncode == 0:
+                assert time.time() < deadline, f"{host}: wireguard-go did not exit"
+                time.sleep(0.1)
+        for proto in ROUTE_PROTOCOLS:
+            lab.run(host, "ip", "route", "flush", "table", "all", "proto", proto)
+    assert lab.run("dc1-b", "ping", "-n", "-c", "1", "-W", "1", target).returncode != 0, "nothing was lost"
+
+    assert lab.run("dc1-a", "wg-quick", "up", INTERFACE).returncode == 0
+    for host in hosts:
+        restored = lab.run(host, "ip", "-force", "-batch", "/var/lib/kilo/mesh-routes")
+        assert restored.returncode == 0, restored.stderr
+    after = {host: state["routes"] for host, state in lab.snapshot().items() if host in hosts}
+    assert after == before
+    ping = lab.run("dc1-b", "ping", "-n", "-c", "5", "-W", "2", target)
+    assert ", 0 received" not in ping.stdout, ping.stdout
+    again = assert_ok(lab.playbook("mesh.yml"), "playbooks/mesh.yml after the simulated reboot")
+    assert all(stats["changed"] == 0 for stats in again.values()), f"the run after the reboot changed: {again}"
+
+
 def test_limit_keeps_the_peers_of_hosts_outside_it(
     lab: MeshLab, converged: subprocess.CompletedProcess, tmp_path: Path
 ) -> None:

@@ -46,7 +46,10 @@ def run_module(ns: str, args: dict, check_mode: bool = False, diff: bool = False
         capture_output=True,
         text=True,
         check=False,
+        # the module's imports (ansible_collections.kilo.mesh.plugins.module_utils) from the test collection tree
+        env=dict(os.environ, PYTHONPATH=os.environ["ANSIBLE_COLLECTIONS_PATH"]),
     )
+    assert proc.stdout.strip().startswith("{"), proc.stderr
     return json.loads(proc.stdout)
 
 
@@ -113,3 +116,38 @@ def test_unknown_internal_ip_fails_clearly(netns: str) -> None:
     assert result.get("failed") is True
     assert "192.0.2.7/24" in result["msg"] and "kilo_internal_ip" in result["msg"]
     assert owned(netns) == []
+
+
+def test_restore_file_brings_the_routes_back(netns: str, tmp_path: Path) -> None:
+    """The restore file holds the owned routes as ip -batch commands: after the routes are lost (a reboot),
+    ``ip -force -batch FILE`` alone puts back exactly the same routes."""
+    restore = tmp_path / "lib" / "mesh-routes"
+    args = {"routes": ROUTES, "private_address": "10.10.1.12/24", "restore_file": str(restore)}
+    check = run_module(netns, args, check_mode=True)
+    assert check["changed"] is True and check["restore_file_changed"] is True
+    assert not restore.exists(), "check mode wrote the restore file"
+    applied = run_module(netns, args)
+    assert applied["restore_file_changed"] is True
+    assert oct(restore.stat().st_mode & 0o777) == "0o644"
+    lines = [line for line in restore.read_text().splitlines() if not line.startswith("#")]
+    assert "route replace 10.42.3.0/24 via 10.10.1.11 dev lan0 src 10.10.1.12 onlink proto 211" in lines
+    installed = owned(netns)
+    assert len(installed) == 3
+    again = run_module(netns, args)
+    assert again["changed"] is False and again["restore_file_changed"] is False
+
+    ip(netns, "route", "flush", "table", "all", "proto", PROTO)
+    assert owned(netns) == []
+    ip(netns, "-force", "-batch", str(restore))
+    assert owned(netns) == installed
+    assert run_module(netns, args)["changed"] is False
+
+    # fewer routes: the file follows; state=absent removes it with the routes
+    fewer = run_module(netns, dict(args, routes=ROUTES[:1]))
+    assert fewer["restore_file_changed"] is True
+    assert [line for line in restore.read_text().splitlines() if not line.startswith("#")] == [
+        "route replace 10.4.0.1/32 via 10.10.1.11 dev lan0 onlink proto 211"
+    ]
+    gone = run_module(netns, {"state": "absent", "restore_file": str(restore)})
+    assert gone["changed"] is True and gone["restore_file_changed"] is True
+    assert not restore.exists() and owned(netns) == []

@@ -41,6 +41,7 @@ PLAYBOOK = """---
         listen_port: 51820
         peers: "{{ wg_peers }}"
         routes: "{{ wg_routes | default([]) }}"
+        table: "{{ wg_table | default('auto') }}"
 """
 
 
@@ -347,6 +348,36 @@ def test_invalid_peer_fails_before_changing_anything(mesh, bad_peer, expected):
     assert re.search(expected, res["msg"]), res["msg"]
     assert mesh.config(a.name).read_bytes() == conf_before
     assert wg_config_state(a) == wg_before
+
+
+def test_wg_quick_up_brings_the_routes_back(mesh):
+    """From the a<->b state, with the routes given as extra routes (Table off, as the mesh role does): after the
+    link is gone (a reboot), ``wg-quick up`` of the written file alone restores the routes and the tunnel, and the
+    module then has nothing to change."""
+    a, b, _c = mesh.hosts.values()
+    extra = {"wg_table": "off", "wg_routes": [{"dst": f"10.78.{b.index}.0/24"}, {"dst": "10.91.0.0/24"}]}
+    res = mesh.apply(limit=[a.name], vars_override={a.name: extra}).results(TASK)[a.name]
+    assert res["routes_removed"] == [], res
+    text = mesh.config(a.name).read_text()
+    assert f"PostUp = ip -4 route replace 10.78.{b.index}.0/24 dev kilo0 proto 117\n" in text
+    assert "PostUp = ip -4 route replace 10.91.0.0/24 dev kilo0 proto 117\n" in text
+    before = our_routes(a)
+    assert f"10.78.{b.index}.0/24" in before and "10.91.0.0/24" in before
+
+    a.run("ip", "link", "del", "kilo0")
+    deadline = time.time() + 10
+    while a.processes("wireguard-go") and time.time() < deadline:
+        time.sleep(0.1)  # the old daemon removes its UAPI socket on the way out
+    assert not a.processes("wireguard-go")
+    assert a.run("ip", "link", "show", "kilo0", check=False).returncode != 0, "the link and its routes are gone"
+    a.run("wg-quick", "up", "kilo0", timeout=30)
+    assert our_routes(a) == before
+    assert ping(a, pod_ip(b)).returncode == 0
+    again = mesh.apply(limit=[a.name], vars_override={a.name: extra}).results(TASK)[a.name]
+    assert again["changed"] is False, again
+    back = mesh.apply(limit=[a.name]).results(TASK)[a.name]
+    assert back["config_changed"] is True and "PostUp" not in mesh.config(a.name).read_text()
+    assert ping(a, pod_ip(b)).returncode == 0
 
 
 def test_state_absent_removes_interface_and_config(mesh):
