@@ -9,6 +9,7 @@ hand from SPEC 3.3 (one [Peer] per segment with the peer's own keepalive and pre
 from __future__ import annotations
 
 import base64
+import os
 import re
 import stat
 import subprocess
@@ -227,3 +228,28 @@ def test_bad_declarations_fail_before_any_change(playbook_runner, tmp_path, clus
     )
     assert stored_peers(cluster) == {}
     assert not (out_dir / "laptop.conf").exists()
+
+
+def test_declared_preshared_key_is_never_printed(playbook_runner, tmp_path, cluster) -> None:
+    """A loop prints its items with -v and when an item fails: a declared preshared key must not be in them."""
+    out_dir = tmp_path / "out"
+    psk = base64.b64encode(os.urandom(32)).decode()
+    office = {
+        "name": "office",
+        "allowed_ips": ["10.5.0.2/32"],
+        "public_key": key(102),
+        "preshared_key": psk,
+        "endpoint": "203.0.113.9:51820",
+    }
+    role_vars = {"peers_list": [office], "peers_output_dir": str(out_dir)}
+    run = run_role(playbook_runner, tmp_path, cluster, role_vars, "-vvv", "--diff")
+    assert "(redacted)" in run.stdout, "the loops did not print their items: this test would prove nothing"
+    assert psk not in run.stdout
+    assert f"PresharedKey = {psk}" in (out_dir / "office.conf").read_text()
+    assert stored_peers(cluster)["office"]["spec"]["presharedKey"] == psk
+
+    broken = dict(office, generate=True)  # public_key and generate: fails validation, the item is printed
+    failed = run_role(playbook_runner, tmp_path, cluster, dict(role_vars, peers_list=[broken]), "-vvv", check=False)
+    assert failed.returncode != 0
+    assert "peers_list item office" in failed.stdout and "exactly one of public_key or generate" in failed.stdout
+    assert psk not in failed.stdout
