@@ -232,9 +232,12 @@ def test_second_run_and_check_mode_change_nothing(lab: MeshLab, converged: subpr
     again = assert_ok(verbose, "second run of playbooks/mesh.yml")
     assert all(stats["changed"] == 0 for stats in again.values()), f"second run changed something: {again}"
     # -vv prints every task result: no node's private key may be among them (wg show dump has it)
-    assert "wg show" in verbose.stdout, "the run did not read the peers' state: this check would prove nothing"
-    for host in lab.hostvars():
-        assert lab.host_file(host, "var-lib-kilo", "key").read_text().strip() not in verbose.stdout, host
+    verified = lab.playbook("verify.yml", "-vv")
+    assert verified.returncode == 0, verified.stdout[-8000:]
+    for output in (verbose.stdout, verified.stdout):
+        assert "wg show" in output, "the run did not read the peers' state: this check would prove nothing"
+        for host in lab.hostvars():
+            assert lab.host_file(host, "var-lib-kilo", "key").read_text().strip() not in output, host
     check = assert_ok(lab.playbook("mesh.yml", "--check", "--diff"), "playbooks/mesh.yml --check")
     assert all(stats["changed"] == 0 for stats in check.values()), f"check mode reports changes: {check}"
 
