@@ -127,10 +127,10 @@ previous_public_key:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
 from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
     WireGuardError,
     generate_private_key,
@@ -190,17 +190,7 @@ class KeyManager:
         self.changed = True
         if self.module.check_mode:
             return
-        directory = os.path.dirname(path) or "."
-        fd, tmp = tempfile.mkstemp(prefix=".kilo-key-", dir=directory)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(private)
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.module.atomic_move(tmp, path, keep_dest_attrs=False)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(self.module, path, private)
 
     def fix_attributes(self, path):
         if os.path.exists(path):

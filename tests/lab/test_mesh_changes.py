@@ -408,3 +408,20 @@ def test_moving_a_node_to_a_new_location(lab: MeshLab, converged: subprocess.Com
     # every location, also home whose WireGuard IP moved, is reachable again
     verify = lab.playbook("verify.yml", inventory=variant)
     assert verify.returncode == 0, f"verify.yml after the move failed:\n{verify.stdout[-8000:]}"
+
+
+def test_reset_removes_everything_the_role_installed_but_the_keys(
+    lab: MeshLab, converged: subprocess.CompletedProcess
+) -> None:
+    """Last in this file: it takes the mesh down. Entry point reset (playbooks/reset.yml): no interface, config,
+    owned route or restore file is left on any node; the keys stay (mesh_reset_remove_key false)."""
+    assert all(lab.host_file(host, "var-lib-kilo", "mesh-routes").exists() for host in lab.hostvars())
+    assert_ok(lab.playbook("reset.yml"), "playbooks/reset.yml")
+    for host in lab.hostvars():
+        assert not lab.has_interface(host), host
+        assert not lab.host_file(host, "etc-wireguard", f"{INTERFACE}.conf").exists(), host
+        assert not lab.host_file(host, "var-lib-kilo", "mesh-routes").exists(), host
+        assert lab.host_file(host, "var-lib-kilo", "key").exists(), host
+        for proto in ROUTE_PROTOCOLS:
+            routes = lab.run(host, "ip", "route", "show", "table", "all", "proto", proto).stdout
+            assert routes.strip() == "", (host, proto, routes)
