@@ -180,14 +180,14 @@ class _Route:
             args += ["table", str(self.table)]
         return args
 
-    def batch_line(self, protocol):
-        """This route as an ``ip -batch`` command (the family follows from the addresses)."""
-        words = ["route", "replace"] + self.selector()
+    def replace_args(self, protocol):
+        """Arguments after ``ip`` that install this route (``route replace ... proto N``)."""
+        args = ["route", "replace"] + self.selector()
         if self.src:
-            words += ["src", self.src]
+            args += ["src", self.src]
         if self.onlink:
-            words.append("onlink")
-        return " ".join(words + ["proto", str(protocol)])
+            args.append("onlink")
+        return args + ["proto", str(protocol)]
 
     def text(self):
         words = [self.dst]
@@ -302,7 +302,8 @@ def _sync_restore_file(module, routes):
         if not module.check_mode:
             os.unlink(path)
         return True
-    text = RESTORE_HEADER + "".join(route.batch_line(module.params["protocol"]) + "\n" for route in routes)
+    # ip -batch lines: the arguments after "ip" (the family follows from the addresses)
+    text = RESTORE_HEADER + "".join(" ".join(route.replace_args(module.params["protocol"])) + "\n" for route in routes)
     try:
         with open(path) as handle:
             changed = handle.read() != text
@@ -385,7 +386,7 @@ def main():
                 args += ["metric", str(route.metric)]
             ip.run(args)
         for route in missing:
-            ip.run([route.family] + route.batch_line(params["protocol"]).split())
+            ip.run([route.family] + route.replace_args(params["protocol"]))
     restore_file_changed = _sync_restore_file(module, desired)
 
     before = sorted(route.text() for route in current)
