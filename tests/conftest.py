@@ -57,7 +57,7 @@ os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.
 #: the helpers are built for.
 SERIAL_TESTS = (
     "tests/lab/",
-    "tests/unit/plugins/modules/",
+    "tests/integration/modules/",
     "tests/k8s/test_handover.py",
     "tests/release/test_galaxy_build.py",
 )
