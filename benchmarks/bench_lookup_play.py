@@ -14,7 +14,10 @@ synthetic cluster (benchmarks/cluster.py), and three playbooks over group ``kilo
                      (``lookup('kilo.mesh.topology', ..., node=inventory_hostname)``), then asserts;
 ``lookup_once.yml``  one ``run_once`` task calls the lookup and sets the fact for every host (the
                      linear strategy copies ``run_once`` facts to all hosts), then every host reads
-                     its entry and asserts.
+                     its entry and asserts;
+``action_once.yml``  one ``run_once`` task runs the ``kilo.mesh.mesh_topology`` action (registered, the
+                     linear strategy gives ``run_once`` results to all hosts), then every host reads its
+                     entry and asserts (what the mesh role does).
 
 All run through ``ansible-playbook``'s own entry point (``ansible.cli.playbook.main``) in a child
 process started as ``bench_lookup_play.py --driver ...``. The driver installs the collection loader,
@@ -32,13 +35,12 @@ controller and its workers.
 
 Targets (exit 1 and the reason when missed): in every lookup play the topology is computed once
 (exactly one ``build_topology`` call however many hosts call the lookup); at 500 hosts that
-computation (``build_topology`` + ``to_dict``, timed around ``LookupModule._compute``) takes under
+computation (``build_topology`` + ``to_dict``, timed around ``plugin_utils.mesh.compute``) takes under
 5 % of the play's wall time in every lookup play, and so do all lookup calls together in
-``lookup_once.yml``. The calls' share in ``lookup.yml`` and ``lookup_node.yml`` is reported (INFO):
-there each of N calls checks the raw node variables of all N hosts to find the cached topology, so
-the calls grow with N² per play (about 10-15 ms per call at 500 hosts, mostly page faults of a
-freshly forked worker reading the inventory), and ``lookup.yml`` also hands the whole mesh to every
-host.
+``lookup_once.yml`` and ``action_once.yml``. The calls' share in ``lookup.yml`` and ``lookup_node.yml`` is
+reported (INFO): there each of N calls templates the ``kilo_*`` variables of all N hosts (a variable merge per
+host) to find the cached topology, so the calls grow with N² per play, and ``lookup.yml`` also hands the whole
+mesh to every host.
 
 Usage: ``python benchmarks/bench_lookup_play.py [--quick] [--forks N] [--keep DIR]``.
 """
@@ -86,19 +88,30 @@ HOST_VARS = {
 #: the lookup call of the plays; peers come from a group variable
 LOOKUP_EXPRESSION = "lookup('kilo.mesh.topology', peers=kilo_bench_peers)"
 NODE_EXPRESSION = "lookup('kilo.mesh.topology', peers=kilo_bench_peers, node=inventory_hostname)"
-PLAYS = ("baseline", "lookup", "lookup_node", "lookup_once")
+PLAYS = ("baseline", "lookup", "lookup_node", "lookup_once", "action_once")
 #: plays whose lookup calls as a whole are held to the share target (see the module docstring)
-SHARE_PLAYS = ("lookup_once",)
+SHARE_PLAYS = ("lookup_once", "action_once")
+#: plays with one call per play (the others call once per host)
+ONCE_PLAYS = ("lookup_once", "action_once")
+PLUGIN_UTILS_MODULE = "ansible_collections.kilo.mesh.plugins.plugin_utils.mesh"
+ACTION_MODULE = "ansible_collections.kilo.mesh.plugins.action.mesh_topology"
+#: the first task of action_once: the kilo.mesh.mesh_topology action, once per play
+ACTION_TASK = """    - name: Compute the mesh once for the play
+      kilo.mesh.mesh_topology:
+        peers: "{{ kilo_bench_peers }}"
+      run_once: true
+      register: bench_mesh
+
+"""
 USAGE_EVENTS = ("maxrss_kib", "controller_cpu", "workers_cpu")
 
 
 # --------------------------------------------------------------------------------------------
 # files
 # --------------------------------------------------------------------------------------------
-def _play(name: str, value: str, once: str = "") -> str:
+def _play(name: str, value: str, once: str = "", first: str = "") -> str:
     """A play over group kilo: optionally one ``run_once`` task that sets ``bench_topology`` to
-    ``once``, then every host sets ``bench_node`` to ``value`` and asserts on it."""
-    first = ""
+    ``once`` (or the task ``first``), then every host sets ``bench_node`` to ``value`` and asserts on it."""
     if once:
         first = f"""    - name: Compute the mesh once for the play
       ansible.builtin.set_fact:
@@ -154,6 +167,13 @@ def write_files(workdir: Path, hosts: int, locations: int = 20, peers: int = 10)
             once=LOOKUP_EXPRESSION,
         )
     )
+    playbooks["action_once"].write_text(
+        _play(
+            "One kilo.mesh.mesh_topology action per play, every host reads its entry",
+            "bench_mesh.topology['nodes'][inventory_hostname]",
+            first=ACTION_TASK,
+        )
+    )
     return inventory_path, playbooks
 
 
@@ -179,6 +199,13 @@ def _timed(event: str, function: Any) -> Any:
 
     wrapper.__wrapped__ = function  # type: ignore[attr-defined]
     return wrapper
+
+
+def _import_or_none(importlib: Any, name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        return None
 
 
 def driver(argv: list[str]) -> int:
@@ -207,6 +234,20 @@ def driver(argv: list[str]) -> int:
         lookup.LookupModule.run = _timed("lookup", lookup.LookupModule.run)
         if hasattr(lookup.LookupModule, "_compute"):  # build_topology + to_dict: the computation itself
             lookup.LookupModule._compute = _timed("compute", lookup.LookupModule._compute)
+    try:  # the computation shared by the lookup and the action (build_topology + to_dict)
+        shared = importlib.import_module(PLUGIN_UTILS_MODULE)
+    except ModuleNotFoundError:
+        shared = None
+    if shared is not None:
+        setattr(shared, "build_topology", counted)  # noqa: B010
+        timed_compute = _timed("compute", shared.compute)
+        setattr(shared, "compute", timed_compute)  # noqa: B010
+        for module in (lookup, _import_or_none(importlib, ACTION_MODULE)):
+            if module is not None and getattr(module, "compute", None) is timed_compute.__wrapped__:
+                setattr(module, "compute", timed_compute)  # noqa: B010
+    action = _import_or_none(importlib, ACTION_MODULE)
+    if action is not None:  # one action run counts as one call
+        action.ActionModule.run = _timed("lookup", action.ActionModule.run)
 
     def report_usage() -> None:
         if os.getpid() == parent:  # workers leave through os._exit and never get here
@@ -336,7 +377,7 @@ def check_targets(results: list[dict[str, Any]]) -> list[tuple[str, bool | None,
     for row in results:
         for name in PLAYS[1:]:
             play = row[name]
-            calls = 1 if name == "lookup_once" else row["hosts"]
+            calls = 1 if name in ONCE_PLAYS else row["hosts"]
             checks.append(
                 (
                     f"{row['hosts']} hosts, {name}: topology computed once per play",

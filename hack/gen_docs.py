@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -384,8 +385,25 @@ def index_page(pages: dict[str, list[tuple[str, str, str]]]) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def _check_ansible_core() -> None:
+    """The pages embed ansible-core's own doc fragments (the file options of modules that write files), whose
+    wording changes between releases: they are generated with the newest ansible-core meta/runtime.yml allows,
+    the one CI checks them with (tests/release runs in the newest cell of .ci/run's test matrix)."""
+    from ansible.release import __version__
+
+    match = re.search(r"<\s*2\.(\d+)\.0", (REPO / "meta" / "runtime.yml").read_text())
+    newest = f"2.{int(match.group(1)) - 1}" if match else None
+    if newest and not __version__.startswith(newest + "."):
+        raise SystemExit(
+            f"docs/reference is generated with ansible-core {newest}, the newest supported one; this is "
+            f"{__version__}: run this script with the Python of a venv that has ansible-core {newest} (hack/deps.sh "
+            f"--ansible {newest} makes one)"
+        )
+
+
 def generate(collections_path: Path, keep_going: bool = False) -> dict[str, str]:
     """Page file name -> content for the whole reference."""
+    _check_ansible_core()
     content = _collect(collections_path, keep_going)
     KNOWN_PAGES.clear()
     KNOWN_PAGES.update(_page_name(kind, fqcn.split(".")[-1]) for kind, found in content.items() for fqcn in found)

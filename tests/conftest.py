@@ -5,14 +5,18 @@
   without ansible-core.
 * A collection tree ``.cache/collections/ansible_collections/kilo/mesh`` (a symlink to the checkout)
   is created and exported in ``ANSIBLE_COLLECTIONS_PATH`` so real ``ansible-playbook`` runs started by
-  tests resolve ``kilo.mesh.*`` to this working tree.
+  tests resolve ``kilo.mesh.*`` to this working tree. When the checkout is read-only for the user
+  running the tests (``tests/unit`` as a non-root user) and the link is not there yet, the tree is made
+  in a directory of that user under the system's temporary directory instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,21 +29,41 @@ if str(MODULE_UTILS) not in sys.path:
     sys.path.insert(0, str(MODULE_UTILS))
 
 
+def _link_collection(root: Path) -> bool:
+    """``root/ansible_collections/kilo/mesh`` -> the checkout; False when ``root`` is not writable."""
+    target = root / "ansible_collections" / "kilo" / "mesh"
+    if target.is_symlink():
+        return True
+    if target.exists():
+        raise RuntimeError(f"{target} exists and is not a symlink; remove it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(REPO)
+    except FileExistsError:  # another pytest-xdist worker made it first
+        if not target.is_symlink():
+            raise
+    except PermissionError:
+        return False
+    return True
+
+
 def _ensure_collection_link() -> Path:
-    target = COLLECTIONS_ROOT / "ansible_collections" / "kilo" / "mesh"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.is_symlink():
-        if target.exists():
-            raise RuntimeError(f"{target} exists and is not a symlink; remove it")
-        try:
-            target.symlink_to(REPO)
-        except FileExistsError:  # another pytest-xdist worker made it first
-            if not target.is_symlink():
-                raise
-    return COLLECTIONS_ROOT
+    """The collections root that resolves ``kilo.mesh`` to this checkout: ``.cache/collections`` in the
+    checkout, or, when the checkout is read-only for this user, a directory of this user in the temporary
+    directory (one per checkout)."""
+    if _link_collection(COLLECTIONS_ROOT):
+        return COLLECTIONS_ROOT
+    digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    private = Path(tempfile.gettempdir()) / f"kilo-mesh-collections-{os.getuid()}-{digest}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    if private.stat().st_uid != os.getuid():
+        raise RuntimeError(f"{private} belongs to another user; remove it or set TMPDIR")
+    if not _link_collection(private):
+        raise RuntimeError(f"cannot create {private}/ansible_collections/kilo/mesh")
+    return private
 
 
-_ensure_collection_link()
+COLLECTIONS_ROOT = _ensure_collection_link()
 if str(COLLECTIONS_ROOT) not in sys.path:
     # lets plugin/module unit tests import ansible_collections.kilo.mesh.*
     sys.path.insert(0, str(COLLECTIONS_ROOT))
@@ -61,6 +85,35 @@ SERIAL_TESTS = (
     "tests/k8s/test_handover.py",
     "tests/release/test_galaxy_build.py",
 )
+
+
+#: tests that need root (network and mount namespaces, WireGuard interfaces, the lab): the same files as
+#: SERIAL_TESTS. A run as another user that selects any of them stops before running a test
+#: (``hack/test.sh -k topology`` or ``tests/unit`` need no root).
+ROOT_TESTS = SERIAL_TESTS
+
+
+def root_problem(nodeids: list[str]) -> str:
+    """Why this user cannot run the selected tests ('' = no reason)."""
+    if os.geteuid() == 0:
+        return ""
+    files = sorted({nodeid.split("::", 1)[0] for nodeid in nodeids if nodeid.startswith(ROOT_TESTS)})
+    if not files:
+        return ""
+    return (
+        f"{len(files)} selected test file(s) need root (network namespaces, WireGuard interfaces): "
+        + ", ".join(files)
+        + "; run as root, or select tests that need none (e.g. tests/unit, -k topology)"
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller checks (below)
+        return
+    problem = root_problem([item.nodeid for item in items])
+    if problem:
+        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def work_unit(path: str) -> str:
@@ -85,6 +138,11 @@ else:
     def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> _GroupScheduling:
         config.option.loadscopereorder = False
         return _GroupScheduling(config, log)
+
+    def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+        problem = root_problem(ids)
+        if problem:
+            pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")

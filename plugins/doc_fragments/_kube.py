@@ -61,6 +61,26 @@ options:
     type: list
     elements: dict
     default: []
+    suboptions:
+      name:
+        description: Name of the peer.
+        type: str
+      allowed_ips:
+        description: The peer's allowed IPs (CIDRs).
+        type: list
+        elements: str
+      public_key:
+        description: The peer's WireGuard public key.
+        type: str
+      preshared_key:
+        description: Optional preshared key; never logged.
+        type: str
+      endpoint:
+        description: Optional endpoint of the peer (V(host:port)).
+        type: str
+      persistent_keepalive:
+        description: Persistent keepalive interval in seconds (V(0) for none).
+        type: int
   granularity:
     description:
       - Mesh granularity (kg --mesh-granularity); V(cross) is experimental.

@@ -12,7 +12,12 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import WireGuardError, parse_config
-from ansible_collections.kilo.mesh.plugins.module_utils.topology import WgPeer, endpoint_problem, render_conf
+from ansible_collections.kilo.mesh.plugins.module_utils.topology import (
+    WgPeer,
+    endpoint_problem,
+    interface_lines,
+    render_conf,
+)
 
 _PEER_KEYS = ("public_key", "allowed_ips", "endpoint", "persistent_keepalive", "preshared_key")
 _FORMATS = ("setconf", "quick")
@@ -71,17 +76,13 @@ def wg_conf(
     if interface is None and not private_key:
         return render_conf(sections)
     interface = interface or {}
-    lines = []
-    address = interface.get("address")
-    if format == "quick" and address:
-        addresses = [address] if isinstance(address, str) else list(address)
-        lines.append("Address = " + ", ".join(str(item) for item in addresses))
-    if private_key:
-        lines.append(f"PrivateKey = {private_key}")
-    if interface.get("listen_port"):
-        lines.append(f"ListenPort = {interface['listen_port']}")
-    if format == "quick" and interface.get("mtu"):
-        lines.append(f"MTU = {interface['mtu']}")
+    address = interface.get("address") if format == "quick" else None
+    lines = interface_lines(
+        address=[str(item) for item in ([address] if isinstance(address, str) else address or [])],
+        private_key=private_key,
+        listen_port=interface.get("listen_port") or None,
+        mtu=(interface.get("mtu") or None) if format == "quick" else None,
+    )
     return render_conf(sections, interface_lines=lines)
 
 

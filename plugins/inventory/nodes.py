@@ -61,7 +61,7 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
 from ansible_collections.kilo.mesh.plugins.module_utils.k8s_cluster import ClusterReadError, list_objects
-from ansible_collections.kilo.mesh.plugins.module_utils.topology import kube
+from ansible_collections.kilo.mesh.plugins.module_utils.topology import kube, schema
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 
@@ -98,20 +98,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             location_group = "kilo_location_" + _UNSAFE.sub("_", fields["location"])
             self.inventory.add_group(location_group)
             self.inventory.add_host(name, group=location_group)
-            host_vars = {
-                "kilo_node_name": name,
-                "kilo_location": fields["location"],
-                "kilo_endpoint": fields["endpoint"],
-                "kilo_internal_ip": fields["internal_ip"],
-                "kilo_pod_cidr": fields["pod_cidr"],
-                "kilo_leader": fields["leader"],
-                "kilo_public_key": fields["public_key"],
-                "kilo_persistent_keepalive": fields["persistent_keepalive"],
-                "kilo_allowed_location_ips": fields["allowed_location_ips"],
-                "kilo_discovered_endpoints": fields["discovered_endpoints"],
-                "kilo_wireguard_ip": fields["wireguard_ip"],
-                "kilo_ready": kube.node_ready(fields, None),
-            }
+            # the kilo_* variables of the node schema (the lookup and the roles read them back the same way)
+            host_vars = schema.host_vars_from_node(fields)
+            host_vars.update(
+                kilo_discovered_endpoints=fields["discovered_endpoints"],
+                kilo_wireguard_ip=fields["wireguard_ip"],
+                kilo_ready=kube.node_ready(fields, None),
+            )
             address = _internal_address(obj)
             if address:
                 host_vars["ansible_host"] = address

@@ -19,10 +19,10 @@ description:
   - The result is cached for the run (in memory and in the run's private local temporary directory, which
     forked workers share), keyed by a hash of all inputs, so many hosts calling the lookup with the same
     inputs compute the topology once. With V(-vvv) the lookup says whether it computed or reused it.
-  - With inventory nodes, a later call of the run recognises the same inputs from the raw V(kilo_*) variables of
-    the group's hosts (inventory, facts, V(set_fact), V(include_vars), extra vars) without templating every
-    host's variables, as long as none of those values is a Jinja template. Values that are templates make every
-    call template them again (correct, but slower for large groups); see the performance guide.
+  - With inventory nodes, every call templates the V(kilo_*) variables of every host of O(group) to find
+    that key (always current, never stale; it costs one variable merge per host and call). When every host
+    of a large group needs the topology, compute it once per play with the M(kilo.mesh.mesh_topology) action
+    (C(run_once)) instead; see the performance guide.
   - Terms are not used; call the lookup without terms and pass everything as options.
 options:
   nodes:
@@ -87,7 +87,9 @@ options:
         V(kilo_endpoint), V(kilo_internal_ip), V(kilo_pod_cidr), V(kilo_leader),
         V(kilo_persistent_keepalive), V(kilo_allowed_location_ips) and V(kilo_public_key)
         (registered by M(kilo.mesh.wireguard_key)). V(kilo_allowed_location_ips) is a list or a comma-separated
-        string (spaces allowed, unlike Kilo's annotation)."
+        string (spaces allowed, unlike Kilo's annotation); V(kilo_leader) a boolean (V(true), V(yes), V(1), ...);
+        V(kilo_persistent_keepalive) an integer or a digit string; V(kilo_internal_ip) a CIDR, or V(-) or empty
+        for none. The mesh role, the kilo role and this lookup read these variables with one rule."
     type: str
     default: kilo
   source:
@@ -197,14 +199,11 @@ import json
 import os
 import pickle
 import struct
-import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping
 from typing import Any
 
 from ansible import constants as C
 from ansible.errors import AnsibleLookupError
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
@@ -213,23 +212,11 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
-from ansible_collections.kilo.mesh.plugins.module_utils.topology import TopologyError, build_topology
+from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
+from ansible_collections.kilo.mesh.plugins.plugin_utils.mesh import MeshError, compute, read_nodes
 
-#: inventory host variable -> engine node field
-HOST_VARS = {
-    "kilo_location": "location",
-    "kilo_endpoint": "endpoint",
-    "kilo_internal_ip": "internal_ip",
-    "kilo_pod_cidr": "pod_cidr",
-    "kilo_leader": "leader",
-    "kilo_persistent_keepalive": "persistent_keepalive",
-    "kilo_allowed_location_ips": "allowed_location_ips",
-    "kilo_public_key": "public_key",
-}
 _CACHE: OrderedDict[str, dict] = OrderedDict()
 _CACHE_SIZE = 8
-#: fingerprint of the raw kilo_* variables -> topology digest (see _inventory_fingerprint)
-_FINGERPRINTS: dict[str, str] = {}
 _FILE_PREFIX = "kilo-mesh-topology-"
 display = Display()
 
@@ -237,108 +224,6 @@ display = Display()
 def _canonical(value: Any) -> Any:
     """Plain JSON types (templated values may be wrapped types of ansible-core)."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-_NODE_VARS = ("kilo_node_name", *HOST_VARS)
-_TEMPLATE_MARKS = ("{{", "{%", "{#")
-
-
-def _is_template(value: Any) -> bool:
-    """Whether a raw variable value may contain Jinja (then its value depends on other variables)."""
-    if isinstance(value, str):
-        return any(mark in value for mark in _TEMPLATE_MARKS)
-    if isinstance(value, Mapping):
-        return any(_is_template(key) or _is_template(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_is_template(item) for item in value)
-    return False
-
-
-def _node_from_vars(host: str, values: dict) -> dict:
-    """One engine node from the (templated) kilo_* variables of an inventory host."""
-    node: dict[str, Any] = {"name": str(values.get("kilo_node_name", host))}
-    for var, field in HOST_VARS.items():
-        if var in values:
-            node[field] = values[var]
-    if not node.get("public_key"):
-        raise AnsibleLookupError(
-            f"kilo.mesh.topology: host {host!r} has no kilo_public_key; run the kilo.mesh.wireguard_key "
-            "module on every host of the group first (and register its public_key as kilo_public_key), "
-            "or pass nodes=..."
-        )
-    if "leader" in node and not isinstance(node["leader"], bool):
-        try:
-            node["leader"] = boolean(node["leader"], strict=True)
-        except TypeError as exc:
-            raise AnsibleLookupError(
-                f"kilo.mesh.topology: host {host!r}: kilo_leader must be a boolean, got {node['leader']!r}"
-            ) from exc
-    if isinstance(node.get("allowed_location_ips"), str):  # "a/24,b/24" like Kilo's annotation
-        node["allowed_location_ips"] = [ip.strip() for ip in node["allowed_location_ips"].split(",") if ip.strip()]
-    if isinstance(node.get("persistent_keepalive"), str) and node["persistent_keepalive"].strip().isdigit():
-        node["persistent_keepalive"] = int(node["persistent_keepalive"])
-    return node
-
-
-def _node_items(data: Any) -> list:
-    """The node variables (kilo_node_name, kilo_location, ...) one variable source defines."""
-    if not data:
-        return []
-    return [(var, data[var]) for var in _NODE_VARS if var in data]
-
-
-def _inventory_fingerprint(variables: dict, group: str, options: Any) -> str | None:
-    """A cheap key for an inventory mesh: the options plus, for every host of the group, the RAW node
-    variables (_NODE_VARS) of each source ansible-core merges for ``hostvars`` (inventory host and group variables,
-    group membership, facts, include_vars and set_fact/register caches, extra vars). Vars plugins
-    (host_vars/ and group_vars/ files) are read once per run by ansible-core and the cache lives in
-    the run's temporary directory, so they cannot change under a fingerprint. Reading the sources costs
-    microseconds per host where ``hostvars[host]`` costs a full variable merge. Equal fingerprints mean
-    equal raw inputs; sources listed in another order only cost a miss. None when this ansible-core
-    does not expose the sources (then every call takes the exact path)."""
-    hostvars = variables.get("hostvars")
-    manager: Any = getattr(hostvars, "_variable_manager", None)
-    inventory: Any = getattr(hostvars, "_inventory", None)
-    groups = variables.get("groups") or {}
-    try:
-        members = list(groups[group])
-        hosts = inventory.hosts
-        set_facts = manager._nonpersistent_fact_cache
-        include_vars = manager._vars_cache
-        fact_cache = manager._fact_cache
-        extra_vars = manager.extra_vars
-    except (AttributeError, KeyError, TypeError):
-        return None
-    seen_groups: dict[str, Any] = {}
-    material: list = [options, _node_items(extra_vars), members]
-    for name in members:
-        host = hosts.get(name)
-        if host is None:
-            return None
-        host_groups = host.groups
-        for member_of in host_groups:
-            if member_of.name not in seen_groups:
-                seen_groups[member_of.name] = (member_of.priority, member_of.depth, _node_items(member_of.vars))
-        try:
-            facts = fact_cache.get(name)
-        except KeyError:
-            facts = None
-        material.append(
-            (
-                [member_of.name for member_of in host_groups],
-                _node_items(host.vars),
-                _node_items(facts),
-                _node_items(include_vars.get(name)),
-                _node_items(set_facts.get(name)),
-            )
-        )
-    material.append(seen_groups)
-    try:
-        # JSON: tagged strings of ansible-core encode as plain strings (pickle would keep their origin tags)
-        encoded = json.dumps(material).encode("utf-8")
-    except (TypeError, ValueError):  # not plain data: no fingerprint
-        return None
-    return "fp-" + hashlib.sha256(encoded).hexdigest()
 
 
 def _cache_dir() -> str | None:
@@ -430,14 +315,11 @@ def _nodes_file(result: dict) -> bytes:
 
 
 def _write_atomic(name: str, data: bytes) -> None:
-    """Write then rename, so that parallel workers never read half a file."""
+    """Write then rename (the collection's one atomic writer), so that parallel workers never read half a file."""
     directory = _cache_dir()
     if directory is None:
         return
-    handle, temp = tempfile.mkstemp(prefix=_FILE_PREFIX, suffix=".tmp", dir=directory)
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(data)
-    os.replace(temp, os.path.join(directory, _FILE_PREFIX + name))
+    write_atomic(os.path.join(directory, _FILE_PREFIX + name), data)
 
 
 def _prune(suffix: str, keep: int) -> None:
@@ -479,31 +361,6 @@ def _remember(digest: str, result: dict) -> None:
         _CACHE.popitem(last=False)
 
 
-def _known_digest(fingerprint: str) -> str | None:
-    """The topology digest an earlier call of this run computed for these raw variables."""
-    if fingerprint in _FINGERPRINTS:
-        return _FINGERPRINTS[fingerprint]
-    path = _cache_path(fingerprint + ".key")
-    if path is None:
-        return None
-    try:
-        with open(path, "rb") as handle:  # binary: a text file would import a codec in every fresh worker
-            digest = handle.read().decode("ascii").strip()
-    except (OSError, ValueError):
-        return None
-    _FINGERPRINTS[fingerprint] = digest
-    return digest
-
-
-def _record_fingerprint(fingerprint: str, digest: str) -> None:
-    _FINGERPRINTS[fingerprint] = digest
-    try:
-        _write_atomic(fingerprint + ".key", digest.encode("ascii"))
-        _prune(".key", 8 * _CACHE_SIZE)
-    except OSError as exc:
-        display.vvv(f"kilo.mesh.topology: cannot cache the topology key in {_cache_dir()}: {exc}")
-
-
 def _load(digest: str, node: str | None) -> dict | None:
     """A cached topology (or, with ``node``, that node's entry) from memory or the run's cache files."""
     result = _CACHE.get(digest)
@@ -527,24 +384,16 @@ class LookupModule(LookupBase):
         granularity = self.get_option("granularity")
         subnet = self.get_option("subnet")
         node = self.get_option("node")
-        from_inventory = nodes is None and self.get_option("source") != "cluster"
-        fingerprint = None
-        if from_inventory:
-            # cheap key from the raw kilo_* variables; known only once a first call proved them template-free
-            fingerprint = _inventory_fingerprint(variables, self.get_option("group"), self._options_key(peers))
-            digest = _known_digest(fingerprint) if fingerprint else None
-            found = _load(digest, node) if digest else None
-            if digest and found is not None:
-                display.vvv(f"kilo.mesh.topology: reused topology {digest[:12]} (same kilo_* variables)")
-                return [self._select(found, node)]
-        hints, templated = "", False
+        hosts_by_node: dict[str, str] = {}
         if nodes is None:
-            if from_inventory:
-                nodes, templated = self._from_inventory(variables)
-                hints = "inventory"
+            if self.get_option("source") != "cluster":
+                # every call templates every host's kilo_* variables: the key below is never stale
+                try:
+                    nodes, hosts_by_node = read_nodes(variables, self.get_option("group"))
+                except MeshError as exc:
+                    raise AnsibleLookupError(f"kilo.mesh.topology: {exc}") from None
             else:
                 nodes, peers, granularity, subnet = self._from_cluster(kwargs, peers, granularity, subnet)
-                hints = "cluster"
         inputs = {
             "nodes": nodes,
             "peers": peers,
@@ -558,14 +407,19 @@ class LookupModule(LookupBase):
         try:
             inputs = _canonical(inputs)
         except (TypeError, ValueError) as exc:
-            raise AnsibleLookupError(f"kilo.mesh.topology: inputs are not plain data: {exc}") from exc
+            raise AnsibleLookupError(f"kilo.mesh.topology: inputs are not plain data: {exc}") from None
         digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
-        result = _CACHE.get(digest)
+        result = _load(digest, node)
         if result is None:
             with _FileLock(digest):  # parallel workers wait for the first one instead of computing too
                 result = _read_cache_file(digest)
                 if result is None:
-                    result = self._compute(inputs, hints)
+                    try:
+                        result, warnings = compute(inputs, hosts_by_node)
+                    except MeshError as exc:
+                        raise AnsibleLookupError(f"kilo.mesh.topology: {exc}") from None
+                    for warning in warnings:
+                        display.warning(f"kilo.mesh.topology: {warning}")
                     display.vvv(f"kilo.mesh.topology: computed topology {digest[:12]}")
                     _write_cache_file(digest, result)
                 else:
@@ -573,28 +427,8 @@ class LookupModule(LookupBase):
             _remember(digest, result)
         else:
             display.vvv(f"kilo.mesh.topology: reused topology {digest[:12]}")
-            _CACHE.move_to_end(digest)
-        if fingerprint and not templated:
-            _record_fingerprint(fingerprint, digest)
         # shared with later calls (in this process): Ansible builds new containers when it templates
         return [self._select(result, node)]
-
-    def _options_key(self, peers: list) -> Any:
-        """Every option that shapes the topology of an inventory mesh, as plain data."""
-        try:
-            return _canonical(
-                {
-                    "peers": peers,
-                    "granularity": self.get_option("granularity"),
-                    "port": self.get_option("port"),
-                    "subnet": self.get_option("subnet"),
-                    "service_cidrs": self.get_option("service_cidrs") or [],
-                    "persistent_keepalive": self.get_option("persistent_keepalive"),
-                    "routes": self.get_option("routes"),
-                }
-            )
-        except (TypeError, ValueError) as exc:
-            raise AnsibleLookupError(f"kilo.mesh.topology: inputs are not plain data: {exc}") from exc
 
     @staticmethod
     def _select(result: dict, node: str | None) -> dict:
@@ -614,49 +448,6 @@ class LookupModule(LookupBase):
             )
         return entry
 
-    def _compute(self, inputs: dict, hints: str) -> dict:
-        routes = inputs.pop("routes")
-        try:
-            topology = build_topology(**inputs)
-            return topology.to_dict(routes=routes)
-        except TopologyError as exc:
-            message = f"kilo.mesh.topology: {exc}"
-            if hints == "inventory" and exc.kind == "node" and exc.field:
-                var = "kilo_node_name" if exc.field == "name" else f"kilo_{exc.field}"
-                message += f" (inventory host variable {var} of the host for node {exc.name!r})"
-            raise AnsibleLookupError(message) from exc
-
-    def _from_inventory(self, variables: dict) -> tuple[list, bool]:
-        """The nodes from the hosts of O(group), and whether any kilo_* value was a template."""
-        group = self.get_option("group")
-        groups = variables.get("groups") or {}
-        hostvars = variables.get("hostvars") or {}
-        if group not in groups:
-            raise AnsibleLookupError(
-                f"kilo.mesh.topology: inventory group {group!r} does not exist; put the mesh nodes in it, set "
-                "group=..., or pass nodes=..."
-            )
-        raw_get = getattr(hostvars, "raw_get", None)
-        templated = False
-        nodes = []
-        for host in groups[group]:
-            # raw values first: templating every host's variables is what a call costs; template only templates
-            raw = raw_get(host) if raw_get is not None else None
-            host_vars = raw if isinstance(raw, Mapping) else hostvars.get(host, {})
-            values: dict[str, Any] = {}
-            for var in _NODE_VARS:
-                if var not in host_vars:
-                    continue
-                value = host_vars[var]
-                if host_vars is not raw or _is_template(value):
-                    templated = True
-                    value = self._templar.template(hostvars[host][var])
-                values[var] = value
-            nodes.append(_node_from_vars(host, values))
-        if not nodes:
-            raise AnsibleLookupError(f"kilo.mesh.topology: inventory group {group!r} has no hosts")
-        return nodes, templated
-
     def _from_cluster(self, kwargs: dict, peers: list, granularity: str, subnet: str) -> tuple:
         try:
             from ansible_collections.kilo.mesh.plugins.module_utils.k8s_cluster import read_cluster
@@ -664,7 +455,7 @@ class LookupModule(LookupBase):
             raise AnsibleLookupError(
                 "kilo.mesh.topology: source=cluster needs the 'kubernetes' Python library on the controller "
                 f"(pip install kubernetes): {exc}"
-            ) from exc
+            ) from None
         try:
             cluster = read_cluster(
                 kubeconfig=self.get_option("kubeconfig"),
@@ -672,7 +463,7 @@ class LookupModule(LookupBase):
                 topology_label=self.get_option("topology_label"),
             )
         except Exception as exc:  # any client/API failure becomes a lookup error
-            raise AnsibleLookupError(f"kilo.mesh.topology: could not read the cluster: {exc}") from exc
+            raise AnsibleLookupError(f"kilo.mesh.topology: could not read the cluster: {exc}") from None
         # read_cluster returns (nodes, peers, subnet_hint)
         cluster_nodes, cluster_peers, subnet_hint = cluster
         if "subnet" not in kwargs and subnet_hint:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-DEFAULT_TOPOLOGY_LABEL = "topology.kubernetes.io/region"
-DEFAULT_SUBNET = "10.4.0.0/16"
-DEFAULT_PORT = 51820
-GRANULARITIES = ["location", "full", "cross"]
+from .topology.constants import DEFAULT_PORT, DEFAULT_SUBNET, DEFAULT_TOPOLOGY_LABEL, GRANULARITIES
 
 
 def kube_argument_spec() -> Dict[str, Any]:
@@ -35,7 +32,20 @@ def topology_source_argument_spec() -> Dict[str, Any]:
             "source": {"type": "str", "choices": ["cluster", "inventory"], "default": "cluster"},
             "topology_label": {"type": "str", "default": DEFAULT_TOPOLOGY_LABEL},
             "nodes": {"type": "list", "elements": "dict", "default": []},
-            "peers": {"type": "list", "elements": "dict", "default": []},
+            # suboptions, so that Ansible masks a preshared key from the start (logs, argument errors)
+            "peers": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "name": {"type": "str"},
+                    "allowed_ips": {"type": "list", "elements": "str"},
+                    "public_key": {"type": "str"},
+                    "preshared_key": {"type": "str", "no_log": True},
+                    "endpoint": {"type": "str"},
+                    "persistent_keepalive": {"type": "int"},
+                },
+            },
             "granularity": {"type": "str", "choices": list(GRANULARITIES)},
             "subnet": {"type": "str"},
             "service_cidrs": {"type": "list", "elements": "str", "default": []},
@@ -47,10 +57,11 @@ def topology_source_argument_spec() -> Dict[str, Any]:
 def topology_from_params(params: Dict[str, Any], extra_peers: Any = ()) -> Any:
     """Build the topology the options of :func:`topology_source_argument_spec` describe.
 
-    ``source=cluster`` reads Nodes and Peers through ``k8s_cluster.read_cluster`` (Kilo's readiness
-    rules); O(peers) and ``extra_peers`` replace cluster Peers of the same name or add to them.
+    ``source=cluster`` reads Nodes and Peers through ``k8s_cluster.cluster_inputs`` (Kilo's readiness
+    rules; without O(granularity), the nodes' granularity annotation as kgctl's ``auto`` mode reads it);
+    O(peers) and ``extra_peers`` replace cluster Peers of the same name or add to them.
     ``source=inventory`` uses O(nodes) and O(peers) as given. Raises ``TopologyError`` for bad input
-    and whatever ``read_cluster`` raises for API problems; the caller maps both to ``fail_json``.
+    and whatever ``cluster_inputs`` raises for API problems; the caller maps both to ``fail_json``.
     """
     from .topology.build import build_topology
     from .topology.errors import TopologyError
@@ -59,23 +70,21 @@ def topology_from_params(params: Dict[str, Any], extra_peers: Any = ()) -> Any:
     subnet = params.get("subnet")
     granularity = params.get("granularity")
     if params.get("source", "cluster") == "cluster":
-        from .k8s_cluster import read_cluster
+        from .k8s_cluster import cluster_inputs
 
-        cluster = read_cluster(
+        cluster = cluster_inputs(
             kubeconfig=params.get("kubeconfig"),
             context=params.get("context"),
             topology_label=params.get("topology_label") or DEFAULT_TOPOLOGY_LABEL,
         )
-        if isinstance(cluster, dict):
-            nodes, cluster_peers = cluster.get("nodes") or [], cluster.get("peers") or []
-            hint, granularity = cluster.get("subnet"), granularity or cluster.get("granularity")
-        else:  # (nodes, peers, subnet hint)
-            nodes, cluster_peers, hint = cluster
+        nodes = cluster["nodes"]
         if not nodes:  # kgctl's words
             raise TopologyError("did not find any valid Kilo nodes in the cluster")
-        for peer in cluster_peers:
+        for peer in cluster["peers"]:
             peers_by_name[peer["name"]] = peer
-        subnet = subnet or hint
+        subnet = subnet or cluster["subnet"]
+        # unset: the nodes' kilo.squat.ai/granularity annotation, like kgctl's auto mode
+        granularity = granularity or cluster["granularity"]
     else:
         nodes = list(params.get("nodes") or [])
     for peer in list(params.get("peers") or []) + list(extra_peers):

@@ -15,24 +15,29 @@ logs or returns it in an error message.
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 import json
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+try:
+    from ansible_collections.kilo.mesh.plugins.module_utils.topology.constants import KEY_BYTES, REDACTED
+    from ansible_collections.kilo.mesh.plugins.module_utils.topology.parse import (
+        ZERO_KEY,
+        endpoint_problem,
+        key_hint,
+    )
+    from ansible_collections.kilo.mesh.plugins.module_utils.topology.parse import decode_key as _decode_key
+    from ansible_collections.kilo.mesh.plugins.module_utils.topology.render import interface_lines
+except ImportError:  # plain pytest puts plugins/module_utils on sys.path (tests/conftest.py)
+    from topology.constants import KEY_BYTES, REDACTED  # type: ignore[no-redef]
+    from topology.parse import ZERO_KEY, endpoint_problem, key_hint  # type: ignore[no-redef]
+    from topology.parse import decode_key as _decode_key  # type: ignore[no-redef]
+    from topology.render import interface_lines  # type: ignore[no-redef]
+
 Run = Callable[..., Tuple[int, str, str]]
 Resolver = Callable[[str, int], List[str]]
 
-KEY_LENGTH = 32
-# route protocol number tagging the routes this collection installs (see ``ip route ... proto``)
-DEFAULT_ROUTE_PROTOCOL = 117
-REDACTED = "(redacted)"
-ZERO_KEY = base64.b64encode(bytes(KEY_LENGTH)).decode("ascii")
-
-_HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
-)
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_=+.-]{1,15}$")
 
 
@@ -44,17 +49,16 @@ class WireGuardError(ValueError):
 
 
 def decode_key(value: Any) -> Optional[bytes]:
-    """Return the 32 raw bytes of a base64 WireGuard key, or None when ``value`` is not one."""
+    """The 32 raw bytes of a base64 WireGuard key (surrounding whitespace ignored), or None when it is not one.
+
+    The grammar is the engine's (``topology/parse.py``); this form suits key files read from disk.
+    """
     if not isinstance(value, str):
         return None
-    text = value.strip()
-    if len(text) != 44:
-        return None
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return _decode_key(value.strip())
+    except ValueError:
         return None
-    return raw if len(raw) == KEY_LENGTH else None
 
 
 def is_valid_key(value: Any) -> bool:
@@ -136,28 +140,11 @@ def validate_interface_name(name: str) -> str:
 
 
 def parse_endpoint(value: str) -> Tuple[str, int]:
-    """Split ``host:port`` / ``[v6]:port`` / ``1.2.3.4:port`` into ``(host, port)``; raise ValueError if bad."""
-    text = value.strip()
-    if text.startswith("["):
-        close = text.find("]")
-        if close < 0 or text[close + 1 : close + 2] != ":":
-            raise ValueError("expected [IPv6]:port")
-        host, port_text = text[1:close], text[close + 2 :]
-        host = str(ipaddress.IPv6Address(host))
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep or not host:
-            raise ValueError("expected host:port")
-        if ":" in host:
-            raise ValueError("IPv6 endpoints must be written as [address]:port")
-        try:
-            host = str(ipaddress.IPv4Address(host))
-        except ValueError:
-            if not _HOSTNAME_RE.match(host) or host.replace(".", "").isdigit():
-                raise ValueError("{0!r} is neither an IP address nor a DNS name".format(host)) from None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError("port {0!r} is not a number between 1 and 65535".format(port_text))
-    return host, int(port_text)
+    """``(host, port)`` of an endpoint in Kilo's grammar (``topology/parse.py``); raise ValueError with the reason."""
+    endpoint, reason = endpoint_problem(value.strip())
+    if endpoint is None:
+        raise ValueError(reason)
+    return endpoint.host, endpoint.port
 
 
 def format_endpoint(host: str, port: int) -> str:
@@ -182,11 +169,8 @@ def validate_peers(peers: Optional[Iterable[Dict[str, Any]]]) -> List[Dict[str, 
             label += " ({0})".format(peer["name"])
         public_key = str(peer.get("public_key") or "").strip()
         if not is_valid_key(public_key):
-            raise WireGuardError(
-                "{0}: public_key {1!r} is not a WireGuard key (expected 44 characters of base64 encoding 32 bytes, "
-                "as printed by 'wg pubkey')".format(label, public_key)
-            )
-        if decode_key(public_key) == bytes(KEY_LENGTH):
+            raise WireGuardError("{0}: public_key is invalid (not shown): {1}".format(label, key_hint("public")))
+        if decode_key(public_key) == bytes(KEY_BYTES):
             raise WireGuardError("{0}: public_key is all zeros, which WireGuard ignores".format(label))
         label = "{0} (public_key {1})".format(label, public_key) if not peer.get("name") else label
         if public_key in seen:
@@ -194,6 +178,11 @@ def validate_peers(peers: Optional[Iterable[Dict[str, Any]]]) -> List[Dict[str, 
                 "{0}: public_key is used by {1} already; each peer needs its own key".format(label, seen[public_key])
             )
         seen[public_key] = label
+        if not peer.get("allowed_ips"):
+            raise WireGuardError(
+                "{0}: allowed_ips is empty: the peer would get no traffic (WireGuard routes nothing to it); give "
+                "at least one CIDR such as 10.4.0.2/32, or leave the peer out".format(label)
+            )
         allowed: List[str] = []
         for cidr in peer.get("allowed_ips") or []:
             try:
@@ -230,9 +219,7 @@ def validate_peers(peers: Optional[Iterable[Dict[str, Any]]]) -> List[Dict[str, 
             psk = None
         elif not is_valid_key(psk):
             # never echo the value: it is secret
-            raise WireGuardError(
-                "{0}: preshared_key is not a base64-encoded 32-byte key (as printed by 'wg genpsk')".format(label)
-            )
+            raise WireGuardError("{0}: preshared_key is invalid (not shown): {1}".format(label, key_hint("preshared")))
         result.append(
             {
                 "name": peer.get("name"),
@@ -346,16 +333,16 @@ def render_config(
     if header:
         lines.extend("# " + line if line else "#" for line in header.splitlines())
     lines.append("[Interface]")
-    if addresses:
-        lines.append("Address = " + ", ".join(addresses))
-    if listen_port is not None:
-        lines.append("ListenPort = {0}".format(listen_port))
-    lines.append("PrivateKey = " + private_key.strip())
-    if mtu is not None:
-        lines.append("MTU = {0}".format(mtu))
-    if table != "auto":
-        lines.append("Table = " + table)
-    lines.extend("PostUp = " + command for command in post_up)
+    lines.extend(
+        interface_lines(
+            address=addresses,
+            private_key=private_key.strip(),
+            listen_port=listen_port,
+            mtu=mtu,
+            table=None if table == "auto" else table,
+            post_up=post_up,
+        )
+    )
     for peer in peers:
         lines.extend(_render_peer(peer))
     return "\n".join(lines) + "\n"
@@ -363,9 +350,7 @@ def render_config(
 
 def render_setconf(private_key: str, peers: Sequence[Dict[str, Any]], listen_port: Optional[int] = None) -> str:
     """Render what ``wg-quick strip`` would print: the part of the config that ``wg syncconf`` reads."""
-    lines = ["[Interface]", "PrivateKey = " + private_key.strip()]
-    if listen_port is not None:
-        lines.append("ListenPort = {0}".format(listen_port))
+    lines = ["[Interface]"] + interface_lines(private_key=private_key.strip(), listen_port=listen_port)
     for peer in peers:
         if not peer.get("preshared_key"):
             # syncconf keeps a live preshared key that the file does not mention; the all-zero key clears it
@@ -415,12 +400,9 @@ def redact_config(text: Optional[str], describe_private: Optional[Callable[[str]
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
-def private_key_from_config(text: str) -> Optional[str]:
-    for line in text.splitlines():
-        match = _SECRET_LINE_RE.match(line)
-        if match and match.group(2).lower() == "privatekey":
-            return match.group(4)
-    return None
+def secret_values(text: str) -> List[str]:
+    """The values of the PrivateKey / PresharedKey lines of a configuration (to register them as no_log)."""
+    return [match.group(4) for match in map(_SECRET_LINE_RE.match, text.splitlines()) if match and match.group(4)]
 
 
 _CONF_LINE_RE = re.compile(r"^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")

@@ -40,6 +40,14 @@ def _api_client(kubeconfig: Optional[str], context: Optional[str]) -> Any:
         ) from exc
 
 
+def api_client(kubeconfig: Optional[str] = None, context: Optional[str] = None) -> Any:
+    """A kubernetes ``ApiClient`` for ``kubeconfig``/``context``; ClusterReadError when it cannot be made.
+
+    kilo.mesh.peer writes Peers with it, so that every part of the collection loads the kubeconfig the same way.
+    """
+    return _api_client(kubeconfig, context)
+
+
 def list_objects(
     kubeconfig: Optional[str] = None, context: Optional[str] = None
 ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
@@ -63,17 +71,19 @@ def list_objects(
     return nodes, list(peers.get("items") or [])
 
 
-def read_cluster(
+def cluster_inputs(
     kubeconfig: Optional[str] = None,
     context: Optional[str] = None,
     topology_label: str = kube.DEFAULT_TOPOLOGY_LABEL,
     now: Optional[float] = None,
     check_last_seen: bool = True,
-) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], Optional[str]]:
-    """(nodes, peers, subnet_hint) in the engine's dict format, only the ones Kilo would use (SPEC 1.3/1.4).
+) -> Dict[str, Any]:
+    """Kilo's inputs as kgctl reads them: ``nodes`` and ``peers`` in the engine's dict format (only the ones
+    Kilo would use), the ``subnet`` kgctl would infer from the ``wireguard-ip`` annotations and the
+    ``granularity`` of kgctl's ``auto`` mode (``kilo.squat.ai/granularity`` of the first listed Node);
+    either hint is None when the cluster does not say.
 
     ``check_last_seen=False`` keeps nodes whose agent has not checked in within 60 s (offline snapshots).
-    ``subnet_hint`` is the pool kgctl would infer from the ``wireguard-ip`` annotations, or None.
     """
     node_objs, peer_objs = list_objects(kubeconfig, context)
     if check_last_seen and now is None:
@@ -81,4 +91,21 @@ def read_cluster(
     cutoff = now if check_last_seen else None
     nodes = [n for n in (kube.node_from_k8s(obj, topology_label, cutoff) for obj in node_objs) if n is not None]
     peers = [p for p in (kube.peer_from_k8s(obj) for obj in peer_objs) if p is not None]
-    return nodes, peers, kube.subnet_hint(node_objs)
+    return {
+        "nodes": nodes,
+        "peers": peers,
+        "subnet": kube.subnet_hint(node_objs),
+        "granularity": kube.granularity_hint(node_objs, topology_label),
+    }
+
+
+def read_cluster(
+    kubeconfig: Optional[str] = None,
+    context: Optional[str] = None,
+    topology_label: str = kube.DEFAULT_TOPOLOGY_LABEL,
+    now: Optional[float] = None,
+    check_last_seen: bool = True,
+) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], Optional[str]]:
+    """(nodes, peers, subnet_hint) of :func:`cluster_inputs`."""
+    found = cluster_inputs(kubeconfig, context, topology_label, now, check_last_seen)
+    return found["nodes"], found["peers"], found["subnet"]

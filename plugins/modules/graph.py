@@ -39,6 +39,8 @@ options:
     description:
       - A topology already computed by the P(kilo.mesh.topology#lookup) lookup (its whole result).
       - When set, O(source) and the other topology options are not used.
+      - It may hold preshared keys (peers' C(preshared_key), C(PresharedKey) lines of the configurations), which
+        are never logged or shown in the task's output, also not with C(-vvv).
     type: dict
   format:
     description:
@@ -118,6 +120,7 @@ dest:
 """
 
 import os
+import re
 import tempfile
 import traceback
 
@@ -157,6 +160,56 @@ def _render(module, dot_text, directory):
     return out
 
 
+_SECRET_FIELDS = ("preshared_key", "private_key")
+_SECRET_LINE = re.compile(r"^[ \t]*(?:PresharedKey|PrivateKey)[ \t]*=[ \t]*(\S+)", re.MULTILINE)
+
+
+def _leaves(value):
+    """Every string, number of ``value`` (what Ansible masks for an option with no_log)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, str):
+        if value:
+            yield value
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def _secrets(value, field=None):
+    """The keys in a lookup result: preshared/private key fields and PresharedKey/PrivateKey lines."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _secrets(item, name)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _secrets(item, field)
+    elif isinstance(value, str):
+        if field in _SECRET_FIELDS and value:
+            yield value
+        for match in _SECRET_LINE.finditer(value):
+            yield match.group(1)
+
+
+def _hide_secrets(module):
+    """Mask exactly the keys of O(topology) and O(peers) in every output of the module.
+
+    O(topology) is a no_log option, so Ansible never logs it and masks it while the arguments are
+    validated; that masks every name and number in it too, which would blank the graph. After the
+    validation the mask is narrowed down to the keys it holds.
+    """
+    topology = module.params["topology"]
+    if topology:
+        module.no_log_values.difference_update(_leaves(topology))
+        module.no_log_values.update(_secrets(topology))
+    for peer in module.params["peers"]:  # preshared keys of inventory peers are never shown
+        if isinstance(peer, dict) and peer.get("preshared_key"):
+            module.no_log_values.add(peer["preshared_key"])
+
+
 def _from_lookup(data):
     """The lookup result -> MeshGraph (its ``segments`` have the shape graph_from_dict reads)."""
     peers = data.get("peers") or {}
@@ -174,7 +227,7 @@ def _from_lookup(data):
 def run_module():
     argument_spec = topology_source_argument_spec()
     argument_spec.update(
-        topology={"type": "dict"},
+        topology={"type": "dict", "no_log": True},
         format={"type": "str", "choices": ["dot", "svg", "png"], "default": "dot"},
         layout={"type": "str", "choices": ["circo", "dot", "neato", "twopi", "fdp"], "default": "circo"},
         dest={"type": "path"},
@@ -186,9 +239,7 @@ def run_module():
         required_if=[("format", "svg", ["dest"]), ("format", "png", ["dest"])],
     )
     params = module.params
-    for peer in params["peers"]:  # preshared keys of inventory peers are never shown
-        if peer.get("preshared_key"):
-            module.no_log_values.add(peer["preshared_key"])
+    _hide_secrets(module)
     try:
         if params["topology"] is not None:
             picture = _from_lookup(params["topology"])

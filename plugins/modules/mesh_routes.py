@@ -16,10 +16,14 @@ description:
   - Makes the set of kernel routes tagged with a dedicated routing protocol id (O(protocol)) equal to O(routes).
   - Routes of O(routes) are installed with C(ip route replace ... proto O(protocol)); routes that carry the same
     protocol id but are not in O(routes) are deleted. Routes with any other protocol id are never touched.
+  - All or nothing. Every route is checked before the first change (addresses, address families, devices,
+    gateways that are a local, network or broadcast address); a bad route fails the task with nothing changed.
+    When the kernel still refuses a route during the apply, every route already added, replaced or deleted is
+    put back as it was, and the task fails with what was rolled back (RV(rolled_back)).
   - The device name V(private) in a route stands for the interface that holds the node's internal IP address.
     It is resolved on the node, from O(private_device) or by looking up O(private_address).
-  - This is the route part of Kilo's agent (section 4.2 of the Kilo behaviour specification) for nodes that run
-    without the agent.
+  - This is the route part of Kilo's agent (described in the collection's C(docs/kilo/routes.md#routes)) for nodes
+    that run without the agent.
 author:
   - kilo.mesh contributors (@kilo-mesh)
 extends_documentation_fragment:
@@ -75,6 +79,8 @@ options:
         the C(kilo-mesh-routes) systemd unit of the P(kilo.mesh.mesh#role) role.
       - The file is written atomically with mode V(0644) and only when its content changes; V(private) is
         written as the interface it resolved to. With O(state=absent) the file is removed.
+      - The file always holds the owned routes the node has after the run, also after a failed apply that
+        was rolled back.
     type: path
     version_added: 0.2.0
   state:
@@ -86,6 +92,8 @@ options:
     default: present
 notes:
   - Needs the C(ip) command of iproute2 with JSON output (C(ip -j), iproute2 4.13 or later).
+  - In check mode a route whose device or addresses do not exist yet (an interface an earlier task would
+    create) gives a warning instead of an error.
 """
 
 EXAMPLES = r"""
@@ -136,6 +144,15 @@ private_device:
   returned: always
   type: str
   sample: eth0
+rolled_back:
+  description:
+    - After the kernel refused a route during the apply (the task failed), the changes that were undone, one
+      line each (C(added ROUTE) or C(removed ROUTE) describes the change that was undone); empty otherwise.
+  returned: always
+  type: list
+  elements: str
+  sample: ["added 10.2.2.0/24 via 10.4.0.2 dev kilo0 src 172.31.0.6 onlink"]
+  version_added: 0.2.0
 """
 
 import ipaddress
@@ -145,6 +162,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.constants import MESH_ROUTE_PROTOCOL
 
 MAIN_TABLE = 254
 
@@ -189,6 +207,20 @@ class _Route:
             args.append("onlink")
         return args + ["proto", str(protocol)]
 
+    def install_args(self, protocol):
+        """``ip`` arguments that install this route again exactly (family and metric included)."""
+        args = [self.family] + self.replace_args(protocol)
+        if self.metric is not None:
+            args += ["metric", str(self.metric)]
+        return args
+
+    def delete_args(self, protocol):
+        """``ip`` arguments that delete exactly this route."""
+        args = [self.family, "route", "del"] + self.selector() + ["proto", str(protocol)]
+        if self.metric is not None:
+            args += ["metric", str(self.metric)]
+        return args
+
     def text(self):
         words = [self.dst]
         if self.via:
@@ -232,7 +264,13 @@ def _desired_routes(params, resolve_private):
             via = _address(spec.get("via"))
             src = _address(spec.get("src"))
         except ValueError as exc:
-            raise ValueError("routes[%d]: %s" % (index, exc)) from exc
+            raise ValueError("routes[%d] (dst %s): %s" % (index, spec.get("dst"), exc)) from exc
+        for field, value in (("via", via), ("src", src)):
+            if value is not None and ipaddress.ip_address(value).version != ipaddress.ip_network(dst).version:
+                raise ValueError(
+                    "routes[%d] (dst %s): field %s has the value %s, of another address family than the destination; "
+                    "expected an IPv%d address" % (index, dst, field, value, ipaddress.ip_network(dst).version)
+                )
         dev = spec["dev"]
         if dev == "private":
             dev = resolve_private()
@@ -253,6 +291,23 @@ class _Ip:
         if rc != 0:
             self.module.fail_json(msg="command %s failed (rc=%d): %s" % (" ".join(cmd), rc, err.strip()), cmd=cmd)
         return out
+
+    def attempt(self, args):
+        """Run ``ip ARGS``; the error text, or None when it worked."""
+        rc, _out, err = self.module.run_command([self.binary] + args)
+        return None if rc == 0 else (err.strip() or "ip exited with %d" % rc)
+
+    def links(self):
+        return set(entry["ifname"] for entry in json.loads(self.run(["link", "show"], json_output=True) or "[]"))
+
+    def addresses(self):
+        """Every interface address of the host, as ``ipaddress`` interfaces."""
+        result = []
+        for entry in json.loads(self.run(["addr", "show"], json_output=True) or "[]"):
+            for info in entry.get("addr_info", []):
+                if info.get("local") and info.get("prefixlen") is not None:
+                    result.append(ipaddress.ip_interface("%s/%s" % (info["local"], info["prefixlen"])))
+        return result
 
     def owned_routes(self, protocol):
         routes = []
@@ -285,6 +340,77 @@ class _Ip:
         return None
 
 
+def _problems(routes, links, addresses):
+    """What the kernel would refuse (or silently misuse) in ``routes``, one message per route."""
+    local = set(address.ip for address in addresses)
+    special = {}
+    for address in addresses:
+        network = address.network
+        if network.num_addresses > 2:
+            special.setdefault(network.network_address, "the network address of %s" % network)
+            if network.version == 4:
+                special.setdefault(network.broadcast_address, "the broadcast address of %s" % network)
+    problems = []
+    for route in routes:
+        where = "route %s" % route.text()
+        if route.dev not in links:
+            problems.append("%s: device %s does not exist on this host" % (where, route.dev))
+        if route.via:
+            gateway = ipaddress.ip_address(route.via)
+            if gateway in local:
+                problems.append("%s: the gateway %s is an address of this host, not a next hop" % (where, gateway))
+            elif gateway in special:
+                problems.append(
+                    "%s: the gateway %s is %s, not a host; expected the address of the next hop (for a mesh "
+                    "route, the WireGuard IP or internal IP of a leader)" % (where, gateway, special[gateway])
+                )
+        if route.src and ipaddress.ip_address(route.src) not in local:
+            problems.append("%s: the source address %s is not an address of this host" % (where, route.src))
+    return problems
+
+
+def _apply(ip, protocol, stale, missing, current):
+    """Install ``missing`` and delete ``stale``; on the first error undo everything done so far.
+
+    Returns ``(error, rolled_back, left)``: the kernel's error (None on success), the undone changes,
+    and the changes that could not be undone.
+    """
+    before = dict(((route.family, route.dst, route.table), route) for route in current)
+    done = []  # (description, undo args)
+    error = None
+    replaced = set()
+    for route in missing:
+        where = (route.family, route.dst, route.table)
+        old = before.get(where)
+        failure = ip.attempt([route.family] + route.replace_args(protocol))
+        if failure:
+            error = "route %s: %s" % (route.text(), failure)
+            break
+        replaced.add(where)
+        undo = old.install_args(protocol) if old is not None else route.delete_args(protocol)
+        done.append(("added " + route.text(), undo))
+    if error is None:
+        # a stale route whose destination is wanted again was overwritten in place by "replace" (no gap)
+        for route in stale:
+            if (route.family, route.dst, route.table) in replaced:
+                continue
+            failure = ip.attempt(route.delete_args(protocol))
+            if failure:
+                error = "route %s: %s" % (route.text(), failure)
+                break
+            done.append(("removed " + route.text(), route.install_args(protocol)))
+    if error is None:
+        return None, [], []
+    rolled_back, left = [], []
+    for description, undo in reversed(done):
+        failure = ip.attempt(undo)
+        if failure:
+            left.append("%s (could not be undone: %s)" % (description, failure))
+        else:
+            rolled_back.append(description)
+    return error, rolled_back, left
+
+
 RESTORE_HEADER = (
     "# Managed by Ansible (kilo.mesh.mesh_routes): the routes of this node, restored at boot with\n"
     "# ip -force -batch FILE. Local changes will be overwritten.\n"
@@ -310,7 +436,7 @@ def _sync_restore_file(module, routes):
     except FileNotFoundError:
         changed = True
     if changed and not module.check_mode:
-        write_atomic(module, path, text, dir_mode=0o755)
+        write_atomic(path, text, mode=0o644, dir_mode=0o755)
     if os.path.exists(path):
         changed = module.set_mode_if_different(path, "0644", changed)
     return changed
@@ -328,7 +454,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             routes=dict(type="list", elements="dict", options=route_spec, default=[]),
-            protocol=dict(type="int", default=211),
+            protocol=dict(type="int", default=MESH_ROUTE_PROTOCOL),
             private_address=dict(type="str"),
             private_device=dict(type="str"),
             restore_file=dict(type="path"),
@@ -364,7 +490,7 @@ def main():
         try:
             desired = _desired_routes(params, resolve_private)
         except ValueError as exc:
-            module.fail_json(msg=str(exc))
+            module.fail_json(msg="nothing was changed, a route is invalid: %s" % exc, changed=False, rolled_back=[])
     else:
         desired = []
 
@@ -375,19 +501,50 @@ def main():
     missing = [route for route in desired if route.key() not in current_keys]
     changed = bool(stale or missing)
 
+    if missing:
+        problems = _problems(missing, ip.links(), ip.addresses())
+        if problems and not module.check_mode:
+            module.fail_json(
+                msg="nothing was changed, %d route(s) would not work: %s" % (len(problems), "; ".join(problems)),
+                problems=problems,
+                changed=False,
+                rolled_back=[],
+            )
+        for problem in problems:
+            module.warn(problem + " (check mode: the device or address may be created by an earlier task)")
+
     if changed and not module.check_mode:
-        # a stale route whose destination is wanted again is overwritten in place by "replace" (no gap)
-        replaced = set((route.family, route.dst, route.table) for route in missing)
-        for route in stale:
-            if (route.family, route.dst, route.table) in replaced:
-                continue
-            args = [route.family, "route", "del"] + route.selector() + ["proto", str(params["protocol"])]
-            if route.metric is not None:
-                args += ["metric", str(route.metric)]
-            ip.run(args)
-        for route in missing:
-            ip.run([route.family] + route.replace_args(params["protocol"]))
-    restore_file_changed = _sync_restore_file(module, desired)
+        error, rolled_back, left = _apply(ip, params["protocol"], stale, missing, current)
+        if error is not None:
+            live = ip.owned_routes(params["protocol"])
+            try:
+                restore_changed = _sync_restore_file(module, live)
+            except OSError as exc:
+                restore_changed = False
+                left.append("restore file %s not updated: %s" % (params["restore_file"], exc))
+            if left:
+                msg = "the kernel refused %s; %d change(s) could not be undone: %s" % (
+                    error,
+                    len(left),
+                    "; ".join(left),
+                )
+            else:
+                msg = "the kernel refused %s; every change was rolled back (%d), the routes are as before" % (
+                    error,
+                    len(rolled_back),
+                )
+            module.fail_json(
+                msg=msg,
+                changed=bool(left) or restore_changed,
+                rolled_back=rolled_back,
+                not_rolled_back=left,
+                routes=sorted(route.text() for route in live),
+                restore_file_changed=restore_changed,
+            )
+    try:
+        restore_file_changed = _sync_restore_file(module, desired)
+    except OSError as exc:
+        module.fail_json(msg="could not write restore_file %s: %s" % (params["restore_file"], exc), changed=changed)
 
     before = sorted(route.text() for route in current)
     after = sorted(route.text() for route in desired)
@@ -398,6 +555,7 @@ def main():
         added=sorted(route.text() for route in missing),
         removed=sorted(route.text() for route in stale),
         private_device=resolved.get("dev"),
+        rolled_back=[],
     )
     if module._diff:
         result["diff"] = dict(

@@ -234,18 +234,23 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kilo.mesh.plugins.module_utils._argspec import DEFAULT_SUBNET, kube_argument_spec
-from ansible_collections.kilo.mesh.plugins.module_utils.topology.kube import (
-    node_fields,
-    parse_cidr,
-    parse_endpoint,
-    subnet_hint,
+from ansible_collections.kilo.mesh.plugins.module_utils._argspec import kube_argument_spec
+from ansible_collections.kilo.mesh.plugins.module_utils.k8s_cluster import (
+    PEER_GROUP,
+    PEER_PLURAL,
+    PEER_VERSION,
+    ClusterReadError,
+    api_client,
 )
-from ansible_collections.kilo.mesh.plugins.module_utils.topology.parse import parse_key as parse_wireguard_key
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.build import CidrIndex, parse_peer
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.constants import DEFAULT_SUBNET, REDACTED
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.errors import TopologyError
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.kube import node_fields, parse_cidr, subnet_hint
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.parse import is_dns_subdomain, parse_interface
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.render import PEER_API_VERSION, peer_document
 
 try:
     from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
 
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
@@ -253,91 +258,37 @@ except ImportError:
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
-GROUP = "kilo.squat.ai"
-VERSION = "v1alpha1"
-PLURAL = "peers"
-API_VERSION = GROUP + "/" + VERSION
-HIDDEN = "<hidden>"
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-.")
-
-
-class PeerValidationError(Exception):
-    """Raised with every problem found, before anything is sent to the cluster."""
-
 
 # -- desired state ------------------------------------------------------------------------------
 
 
-def _endpoint_spec(text):
-    """``host:port`` -> the Peer ``spec.endpoint`` object (IP or DNS)."""
-    normalized = parse_endpoint(text)
-    host, _sep, port = normalized.rpartition(":")
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-        dns_or_ip = {"ip": host}
-    except ValueError:
-        dns_or_ip = {"dns": host}
-    return {"dnsOrIP": dns_or_ip, "port": int(port)}
-
-
-def _check_peer(item, problems):
-    """Format checks of one wanted peer (Kilo's webhook rules); appends messages to ``problems``."""
+def _parse_peer(item, index, problems):
+    """The engine's PeerSpec of one wanted peer (topology/build.py ``parse_peer``: the rules Kilo applies to
+    a Peer), or None with the problems appended. The name must also be a Kubernetes object name."""
     name = item.get("name") or ""
-    who = 'peer "%s"' % name
-    if not name or len(name) > 253 or not set(name) <= _NAME_CHARS or name[0] in "-." or name[-1] in "-.":
+    if not is_dns_subdomain(name):
         problems.append(
-            "%s: field name has invalid value %r: expected a lowercase RFC 1123 name (a-z, 0-9, '-', '.')" % (who, name)
+            "peer \"%s\": field name has invalid value %r: expected a lowercase RFC 1123 name (a-z, 0-9, '-', '.')"
+            % (name, name)
         )
-    allowed = item.get("allowed_ips") or []
-    if not allowed:
-        problems.append(
-            "%s: field allowed_ips is empty: Kilo ignores a peer without allowed IPs; give at least one CIDR" % who
-        )
-    for value in allowed:
-        if parse_cidr(value) is None:
-            problems.append(
-                "%s: field allowed_ips has invalid value %r: expected a CIDR such as 10.5.0.1/32" % (who, value)
-            )
-    for field in ("public_key", "preshared_key"):
-        value = item.get(field)
-        if value is None and field == "preshared_key":
-            continue
-        try:
-            parse_wireguard_key(value)
-        except ValueError as exc:
-            problems.append(
-                "%s: field %s has invalid value %s: %s; expected 44 characters of standard base64 encoding 32 bytes "
-                "(wg genkey | wg pubkey, or wg genpsk)"
-                % (who, field, "(not shown)" if field == "preshared_key" else repr(value), exc)
-            )
-    endpoint = item.get("endpoint")
-    if endpoint and parse_endpoint(endpoint) is None:
-        problems.append(
-            "%s: field endpoint has invalid value %r: expected host:port with an IP address ([v6]:port) or a "
-            "lowercase DNS name and a port in 1..65535" % (who, endpoint)
-        )
-    keepalive = item.get("persistent_keepalive") or 0
-    if keepalive < 0:
-        problems.append(
-            "%s: field persistent_keepalive has invalid value %r: expected 0 or more seconds" % (who, keepalive)
-        )
+    try:
+        return parse_peer(item, index)
+    except TopologyError as exc:  # names the peer and the field; never shows a key
+        problems.append(str(exc))
+        return None
 
 
-def _desired_object(item, labels):
-    spec = {"allowedIPs": list(item["allowed_ips"]), "publicKey": item["public_key"]}
-    if item.get("endpoint"):
-        spec["endpoint"] = _endpoint_spec(item["endpoint"])
-    if item.get("persistent_keepalive"):
-        spec["persistentKeepalive"] = item["persistent_keepalive"]
-    if item.get("preshared_key"):
-        spec["presharedKey"] = item["preshared_key"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Peer",
-        "metadata": {"name": item["name"], "labels": dict(labels)},
-        "spec": spec,
-    }
+def _desired_object(spec, labels):
+    document = peer_document(
+        spec.name,
+        spec.allowed_ips_text,
+        spec.endpoint,
+        spec.public_key,
+        spec.persistent_keepalive,
+        spec.preshared_key,
+    )
+    document["metadata"]["labels"] = dict(labels)
+    return document
 
 
 # -- overlap checks -----------------------------------------------------------------------------
@@ -369,33 +320,31 @@ def _reserved_ranges(nodes, subnet, service_cidrs):
     return ranges
 
 
-def _peer_ranges(allowed_ips):
-    result = []
-    for value in allowed_ips:
-        cidr = parse_cidr(value)
-        if cidr is not None:
-            result.append((value, ipaddress.ip_network(cidr, strict=False)))
-    return result
+def _check_overlaps(specs, others, reserved, problems):
+    """``specs``: peers being written; ``others``: {name: allowed IPs} of Peers that stay in the cluster.
 
-
-def _check_overlaps(wanted, others, reserved, problems):
-    """``wanted``: peers being written; ``others``: {name: allowed IPs} of Peers that stay in the cluster."""
-    claimed = []  # (network, owner description)
+    One :class:`CidrIndex` (the engine's) holds every claimed range; each wanted range is looked up in it.
+    """
+    index = CidrIndex()
+    for network, what in reserved:
+        index.add(network, what)
     for name in sorted(others):
-        for value, network in _peer_ranges(others[name]):
-            claimed.append((network, 'allowed IP %s of peer "%s" (already in the cluster)' % (value, name)))
-    for item in sorted(wanted, key=lambda peer: peer["name"]):
-        who = 'peer "%s"' % item["name"]
-        for value, network in _peer_ranges(item.get("allowed_ips") or []):
-            for other, what in reserved + claimed:
-                if other.version == network.version and network.overlaps(other):
-                    problems.append(
-                        "%s: field allowed_ips has invalid value %r: it overlaps %s; choose a range outside the "
-                        "cluster's pod, service, internal and WireGuard ranges and the other peers' ranges"
-                        % (who, value, what)
-                    )
-        for value, network in _peer_ranges(item.get("allowed_ips") or []):
-            claimed.append((network, 'allowed IP %s of peer "%s"' % (value, item["name"])))
+        for value in others[name]:
+            cidr = parse_cidr(value)
+            if cidr is not None:
+                index.add(parse_interface(cidr), 'allowed IP %s of peer "%s" (already in the cluster)' % (value, name))
+    for spec in sorted(specs, key=lambda peer: peer.name):
+        for network in spec.allowed_ips:
+            value = network.with_prefixlen
+            owner = index.overlapping(network)
+            if owner is not None:
+                problems.append(
+                    'peer "%s": field allowed_ips has invalid value %r: it overlaps %s; choose a range outside the '
+                    "cluster's pod, service, internal and WireGuard ranges and the other peers' ranges"
+                    % (spec.name, value, owner)
+                )
+        for network in spec.allowed_ips:
+            index.add(network, 'allowed IP %s of peer "%s"' % (network.with_prefixlen, spec.name))
 
 
 # -- comparison and diff ------------------------------------------------------------------------
@@ -420,7 +369,7 @@ def _redacted(spec, compare_to=None):
     spec = _normalized_spec(spec)
     if "presharedKey" in spec:
         changed = compare_to is not None and _normalized_spec(compare_to).get("presharedKey") != spec["presharedKey"]
-        spec["presharedKey"] = HIDDEN + (" (changed)" if changed else "")
+        spec["presharedKey"] = REDACTED + (" (changed)" if changed else "")
     return spec
 
 
@@ -433,17 +382,14 @@ def _yaml_like(objects):
 
 
 class _Cluster:
+    """Writes Peers; the client comes from k8s_cluster.py, like every other reader of the cluster."""
+
     def __init__(self, module):
         self.module = module
         try:
-            api = k8s_config.new_client_from_config(
-                config_file=module.params["kubeconfig"], context=module.params["context"]
-            )
-        except Exception as exc:  # kubeconfig missing, context unknown, bad YAML ...
-            module.fail_json(
-                msg="cannot load the kubeconfig %s (context %s): %s; set kubeconfig/context or KUBECONFIG"
-                % (module.params["kubeconfig"] or "(default)", module.params["context"] or "(current)", exc)
-            )
+            api = api_client(module.params["kubeconfig"], module.params["context"])
+        except ClusterReadError as exc:  # kubeconfig missing, context unknown, bad YAML ...
+            module.fail_json(msg="%s; set kubeconfig/context or KUBECONFIG" % exc)
         self.custom = k8s_client.CustomObjectsApi(api)
         self.core = k8s_client.CoreV1Api(api)
         self.sanitize = api.sanitize_for_serialization
@@ -455,7 +401,7 @@ class _Cluster:
 
     def peers(self):
         try:
-            result = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+            result = self.custom.list_cluster_custom_object(PEER_GROUP, PEER_VERSION, PEER_PLURAL)
         except k8s_client.ApiException as exc:
             if exc.status == 404:
                 self.module.fail_json(
@@ -476,7 +422,7 @@ class _Cluster:
 
     def create(self, obj):
         try:
-            self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, obj)
+            self.custom.create_cluster_custom_object(PEER_GROUP, PEER_VERSION, PEER_PLURAL, obj)
         except Exception as exc:
             self._fail('creating Peer "%s"' % obj["metadata"]["name"], exc)
 
@@ -489,13 +435,15 @@ class _Cluster:
             {"op": "add", "path": "/spec", "value": obj["spec"]},
         ]
         try:
-            self.custom.patch_cluster_custom_object(GROUP, VERSION, PLURAL, obj["metadata"]["name"], patch)
+            self.custom.patch_cluster_custom_object(
+                PEER_GROUP, PEER_VERSION, PEER_PLURAL, obj["metadata"]["name"], patch
+            )
         except Exception as exc:
             self._fail('updating Peer "%s"' % obj["metadata"]["name"], exc)
 
     def delete(self, name):
         try:
-            self.custom.delete_cluster_custom_object(GROUP, VERSION, PLURAL, name)
+            self.custom.delete_cluster_custom_object(PEER_GROUP, PEER_VERSION, PEER_PLURAL, name)
         except k8s_client.ApiException as exc:
             if exc.status != 404:
                 self._fail('deleting Peer "%s"' % name, exc)
@@ -511,10 +459,10 @@ def _item_from_definition(obj, problems):
     metadata = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     name = metadata.get("name") or ""
-    if obj.get("kind", "Peer") != "Peer" or obj.get("apiVersion", API_VERSION) != API_VERSION:
+    if obj.get("kind", "Peer") != "Peer" or obj.get("apiVersion", PEER_API_VERSION) != PEER_API_VERSION:
         problems.append(
             'definition "%s": field kind/apiVersion has invalid value %r: expected a Peer of %s'
-            % (name, "%s %s" % (obj.get("apiVersion"), obj.get("kind")), API_VERSION)
+            % (name, "%s %s" % (obj.get("apiVersion"), obj.get("kind")), PEER_API_VERSION)
         )
     endpoint = None
     if spec.get("endpoint"):
@@ -550,13 +498,17 @@ def _wanted_items(params, problems):
 
 
 def _validate_static(params, items):
+    """(problems, {name: PeerSpec}) of the wanted peers; nothing is sent before this is empty."""
     problems = []
+    specs = {}
     names = [item.get("name") for item in items]
     for name in sorted({name for name in names if names.count(name) > 1}):
         problems.append('peer "%s": field name is used more than once in peers; names must be unique' % name)
     if params["state"] == "present":
-        for item in items:
-            _check_peer(item, problems)
+        for index, item in enumerate(items):
+            spec = _parse_peer(item, index, problems)
+            if spec is not None:
+                specs[spec.name] = spec
         keys = {}
         for item in items:
             key = item.get("public_key")
@@ -574,7 +526,7 @@ def _validate_static(params, items):
     for value in params["service_cidrs"]:
         if parse_cidr(value) is None:
             problems.append("option service_cidrs has invalid value %r: expected a CIDR such as 10.43.0.0/16" % value)
-    return problems
+    return problems, specs
 
 
 def run_module():
@@ -625,7 +577,8 @@ def run_module():
 
     problems = []
     items = _wanted_items(params, problems)
-    problems.extend(_validate_static(params, items))
+    static_problems, specs = _validate_static(params, items)
+    problems.extend(static_problems)
     if problems:  # nothing has been sent to the cluster yet
         module.fail_json(msg="; ".join(problems), problems=problems)
 
@@ -654,11 +607,11 @@ def run_module():
                 for name, obj in current.items()
                 if name not in wanted_names and name not in to_delete
             }
-            _check_overlaps(items, others, reserved, problems)
+            _check_overlaps(specs.values(), others, reserved, problems)
         if problems:
             module.fail_json(msg="; ".join(problems), problems=problems)
-        for item in items:
-            desired[item["name"]] = _desired_object(item, labels)
+        for name, spec in specs.items():
+            desired[name] = _desired_object(spec, labels)
         for name in sorted(desired):
             if name not in current:
                 created.append(name)

@@ -165,7 +165,7 @@ RETURN = r"""
 config:
   description:
     - The configuration text, exactly as kgctl prints it (JSON without a trailing newline).
-    - C(PrivateKey) and C(PresharedKey) values are replaced by V((hidden)); the file at O(dest) has the real ones.
+    - C(PrivateKey) and C(PresharedKey) values are replaced by V((redacted\)); the file at O(dest) has the real ones.
     - Empty for a node that is not a leader.
   returned: always
   type: str
@@ -188,25 +188,20 @@ dest:
 """
 
 import os
-import re
-import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.kilo.mesh.plugins.module_utils._argspec import (
     topology_from_params,
     topology_source_argument_spec,
 )
+from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
+from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import redact_config, secret_values
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.constants import DEFAULT_PORT
 from ansible_collections.kilo.mesh.plugins.module_utils.topology.errors import NotLeaderError, TopologyError
-
-HIDDEN = "(hidden)"
-_SECRET_LINE = re.compile(r"^(PrivateKey|PresharedKey) = .*$", re.M)
-
-
-def _redact(text):
-    return _SECRET_LINE.sub(lambda match: "%s = %s" % (match.group(1), HIDDEN), text)
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.render import interface_lines
 
 
 def hide_preshared_keys(module):
@@ -215,8 +210,7 @@ def hide_preshared_keys(module):
         if peer.get("preshared_key"):
             module.no_log_values.add(peer["preshared_key"])
     for peer in ((module.params.get("topology") or {}).get("peers") or {}).values():
-        for match in _SECRET_LINE.finditer((peer or {}).get("conf") or ""):
-            module.no_log_values.add(match.group(0).split(" = ", 1)[1])
+        module.no_log_values.update(secret_values((peer or {}).get("conf") or ""))
 
 
 def _read_private_key(module, path):
@@ -246,7 +240,12 @@ def render(module, topology):
     if params["client"]:
         key = _read_private_key(module, params["private_key_path"]) if params["private_key_path"] else None
         text = topology.peer_client_conf(
-            name, private_key=key, address=params["address"], dns=params["dns"], mtu=params["mtu"]
+            name,
+            private_key=key,
+            address=params["address"],
+            dns=params["dns"],
+            mtu=params["mtu"],
+            listen_port=params["listen_port"],
         )
         return text, True, 'client configuration of peer "%s"' % name
     if params["as_peer"]:
@@ -254,14 +253,6 @@ def render(module, topology):
     else:
         text = topology.peer_conf(name)
     return text, True, 'configuration of peer "%s"' % name
-
-
-def _with_listen_port(text, port):
-    """Add ``ListenPort`` at the end of the ``[Interface]`` block of a client configuration."""
-    if not 1 <= port <= 65535:
-        raise TopologyError("option listen_port has invalid value %r: expected 1..65535" % port)
-    interface, sep, rest = text.partition("\n\n")
-    return interface + "\nListenPort = %d" % port + sep + rest
 
 
 def render_from_lookup(module, data):
@@ -276,28 +267,19 @@ def render_from_lookup(module, data):
     sections = peer["conf"]
     if not params["client"]:
         return sections, True, 'configuration of peer "%s"' % name
-    # the same [Interface] block as the engine's peer_client_conf: Address, PrivateKey, DNS, MTU
-    lines = ["[Interface]", "Address = " + ", ".join(params["address"] or peer["allowed_ips"])]
-    if params["private_key_path"]:
-        lines.append("PrivateKey = " + _read_private_key(module, params["private_key_path"]))
-    if params["dns"]:
-        lines.append("DNS = " + ", ".join(params["dns"]))
-    if params["mtu"] is not None:
-        lines.append("MTU = %d" % params["mtu"])
-    return "\n".join(lines) + "\n\n" + sections, True, 'client configuration of peer "%s"' % name
-
-
-def _write(module, dest, text):
-    directory = os.path.dirname(dest) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".showconf-", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(to_bytes(text))
-        module.atomic_move(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    port = params["listen_port"]
+    if port is not None and not 1 <= port <= 65535:
+        raise TopologyError("option listen_port has invalid value %r: expected 1..65535" % port)
+    # the engine's [Interface] block (the same as peer_client_conf's)
+    lines = interface_lines(
+        address=params["address"] or peer["allowed_ips"],
+        private_key=_read_private_key(module, params["private_key_path"]) if params["private_key_path"] else None,
+        listen_port=port,
+        dns=params["dns"] or (),
+        mtu=params["mtu"],
+    )
+    text = "\n".join(["[Interface]"] + lines) + "\n\n" + sections
+    return text, True, 'client configuration of peer "%s"' % name
 
 
 def run_module():
@@ -308,7 +290,7 @@ def run_module():
         as_peer={"type": "bool", "default": False},
         allowed_ips={"type": "list", "elements": "str", "default": []},
         output={"type": "str", "choices": ["wireguard", "json", "yaml"], "default": "wireguard"},
-        port={"type": "int", "default": 51820},
+        port={"type": "int", "default": DEFAULT_PORT},
         client={"type": "bool", "default": False},
         private_key_path={"type": "path", "no_log": False},
         address={"type": "list", "elements": "str"},
@@ -337,8 +319,6 @@ def run_module():
             text, leader, msg = render_from_lookup(module, params["topology"])
         else:
             text, leader, msg = render(module, topology_from_params(params))
-        if params["client"] and params["listen_port"] is not None:
-            text = _with_listen_port(text, params["listen_port"])
     except TopologyError as exc:
         module.fail_json(msg=str(exc))
     except ImportError as exc:
@@ -350,7 +330,7 @@ def run_module():
     except Exception as exc:  # API and kubeconfig problems from read_cluster
         module.fail_json(msg="cannot read the cluster: %s" % to_native(exc), exception=traceback.format_exc())
 
-    result = {"changed": False, "config": _redact(text), "leader": leader, "msg": msg}
+    result = {"changed": False, "config": redact_config(text), "leader": leader, "msg": msg}
     dest = params["dest"]
     if dest and leader:
         result["dest"] = dest
@@ -361,7 +341,10 @@ def run_module():
         if before != text:
             result["changed"] = True
             if not module.check_mode:
-                _write(module, dest, text)
+                try:
+                    write_atomic(dest, text)
+                except OSError as exc:
+                    module.fail_json(msg="cannot write %s: %s" % (dest, to_native(exc)))
         if params["mode"] is None:
             params["mode"] = "0600"
         if os.path.exists(dest):
@@ -369,8 +352,8 @@ def run_module():
             result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
         if module._diff:
             result["diff"] = {
-                "before": _redact(before or ""),
-                "after": _redact(text),
+                "before": redact_config(before or ""),
+                "after": redact_config(text),
                 "before_header": dest,
                 "after_header": dest,
             }

@@ -26,6 +26,10 @@ description:
   - When the interface does not exist it is created, with the kernel module when available and with the
     userspace implementation C(wireguard-go) otherwise. The private key is set before anything else, so the
     interface is never up without its key.
+  - Every option is checked before anything is touched. When a change still fails part-way (for example the kernel
+    refuses a route's gateway), the previous state is put back (peers, MTU, addresses, routes, link state and the
+    config file; a link created by this run is deleted) and the task fails with RV(rolled_back=true) and
+    C(changed=false). If putting it back fails too, the message says what was not restored and C(changed) is true.
 extends_documentation_fragment:
   - ansible.builtin.files
   - kilo.mesh._attributes
@@ -224,6 +228,13 @@ config_changed:
   returned: always
   type: bool
   sample: false
+rolled_back:
+  description:
+    - Whether a change that failed part-way was undone completely (interface and config file as before the task).
+    - V(false) when nothing failed or when undoing failed too (the task message says what was not restored).
+  returned: always
+  type: bool
+  sample: false
 link_created:
   description: Whether the interface was (or would be) created.
   returned: always
@@ -291,19 +302,21 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
+from ansible_collections.kilo.mesh.plugins.module_utils._interface import (
+    ApplyError,
+    Interface,
+    apply_or_roll_back,
+    keep_roamed,
+    live_view,
+    plan_live,
+    saved_config,
+)
 from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
     WireGuardError,
     describe_live,
-    diff_addresses,
-    diff_peers,
-    diff_routes,
-    endpoint_matches,
     format_route,
     is_valid_key,
     merge_routes,
-    parse_dump,
-    parse_link,
-    parse_routes,
     peer_routes,
     public_key_of,
     redact_config,
@@ -316,91 +329,16 @@ from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
     validate_routes,
     validate_table,
 )
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.constants import (
+    INTERFACE_NAME,
+    WIREGUARD_ROUTE_PROTOCOL,
+)
 
 HEADER = "Managed by Ansible (kilo.mesh.wireguard_interface). Local changes will be overwritten."
 
 
 def _resolve(host, port):
     return [info[4][0] for info in socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)]
-
-
-class Interface:
-    """Reads and changes one WireGuard interface through ``ip`` and ``wg``."""
-
-    def __init__(self, module, name, protocol):
-        self.module = module
-        self.name = name
-        self.protocol = protocol
-
-    def run(self, argv, data=None):
-        return self.module.run_command(argv, data=data, check_rc=False)
-
-    def must(self, argv, what, data=None):
-        rc, out, err = self.run(argv, data=data)
-        if rc != 0:
-            # stdout/stderr of these commands never carry key material (keys go in through stdin only)
-            raise WireGuardError(
-                "{0} on interface {1} failed: '{2}' exited with {3}: {4}".format(
-                    what, self.name, " ".join(argv), rc, (err or out).strip()
-                )
-            )
-        return out
-
-    def read(self):
-        """Live state, or None when the link does not exist."""
-        rc, out, err = self.run(["ip", "-j", "addr", "show", "dev", self.name])
-        if rc != 0:
-            if "does not exist" in err or "Cannot find device" in err:
-                return None
-            raise WireGuardError("cannot read interface {0}: {1}".format(self.name, err.strip()))
-        state = parse_link(out)
-        rc, out, err = self.run(["wg", "show", self.name, "dump"])
-        if rc != 0:
-            raise WireGuardError(
-                "interface {0} exists but 'wg show {0}' failed ({1}); is it a WireGuard interface? Pick another "
-                "name or delete it".format(self.name, err.strip())
-            )
-        dump = parse_dump(out)
-        out = ""
-        state.update(public_key=dump["public_key"], listen_port=dump["listen_port"], peers=dump["peers"])
-        routes = []
-        for family in ("-4", "-6"):
-            argv = ["ip", family, "-j", "route", "show", "table", "all", "proto", str(self.protocol), "dev", self.name]
-            routes.extend(parse_routes(self.must(argv, "listing routes")))
-        state["routes"] = routes
-        return state
-
-    def create(self):
-        """Create the link (kernel, else wireguard-go); return the implementation used."""
-        rc, _out, _err = self.run(["ip", "link", "add", "dev", self.name, "type", "wireguard"])
-        if rc == 0:
-            return "kernel"
-        # never let wireguard-go see WG_PROCESS_FOREGROUND: a child inheriting "=0" forks forever
-        os.environ.pop("WG_PROCESS_FOREGROUND", None)
-        os.environ.pop("LOG_LEVEL", None)
-        argv = ["wireguard-go", self.name]
-        setsid = self.module.get_bin_path("setsid")
-        if setsid:
-            # the daemon gets its own session: Ansible ends a worker still alive at the end of a play with a
-            # signal to the worker's whole process group, and a closing pty sends SIGHUP to its session
-            argv.insert(0, setsid)
-        else:
-            self.module.warn(
-                "setsid (util-linux) not found: wireguard-go for {0} stays in this task's process group and can "
-                "be stopped with it; install util-linux".format(self.name)
-            )
-        rc, out, err = self.run(argv)
-        if rc != 0:
-            raise WireGuardError(
-                "cannot create WireGuard interface {0}: the kernel has no WireGuard support and 'wireguard-go {0}' "
-                "failed (rc={1}: {2}); install wireguard-go or load the wireguard kernel module".format(
-                    self.name, rc, (err or out).strip()[-500:]
-                )
-            )
-        return "wireguard-go"
-
-    def delete(self):
-        self.must(["ip", "link", "del", "dev", self.name], "deleting the link")
 
 
 def _read_text(path):
@@ -433,169 +371,6 @@ def _read_private_key(path):
             "(force=true)".format(path)
         )
     return text
-
-
-ROAMING_WINDOW = 180  # seconds; WireGuard's REJECT_AFTER_TIME: a session with an older handshake is dead
-
-
-def keep_roamed(peers, live_peers, now):
-    """``peers`` with the live endpoint of each peer that roamed away from its endpoint and has a live session."""
-    result = []
-    for peer in peers:
-        current = live_peers.get(peer["public_key"])
-        if (
-            peer["endpoint"]
-            and current
-            and current["endpoint"]
-            and current["latest_handshake"]
-            and now - current["latest_handshake"] < ROAMING_WINDOW
-        ):
-            peer = dict(peer, endpoint=current["endpoint"])
-        result.append(peer)
-    return result
-
-
-def _live_view(live, desired_peers, resolve):
-    """``live`` shaped for describe_live(); endpoints equal to the wanted ones are shown as written."""
-    if live is None:
-        return None
-    wanted = {peer["public_key"]: peer for peer in desired_peers}
-    peers = []
-    for key, peer in live["peers"].items():
-        shown = dict(peer)
-        want = wanted.get(key)
-        if want is not None and (
-            want["endpoint"] is None or endpoint_matches(want["endpoint"], peer["endpoint"], resolve)
-        ):
-            shown["endpoint"] = want["endpoint"]
-        peers.append(shown)
-    return dict(live, peers=peers)
-
-
-class Plan:
-    def __init__(self):
-        self.create = False
-        self.sync = False
-        self.mtu = None
-        self.addresses_added = []
-        self.addresses_removed = []
-        self.up = False
-        self.routes = []
-        self.routes_added = []
-        self.routes_removed = []
-        self.peers_added = []
-        self.peers_removed = []
-        self.peers_updated = []
-
-    @property
-    def changed(self):
-        return bool(
-            self.create
-            or self.sync
-            or self.mtu is not None
-            or self.addresses_added
-            or self.addresses_removed
-            or self.up
-            or self.routes_added
-            or self.routes_removed
-        )
-
-
-def plan_live(live, public_key, params, peers, addresses, routes, resolve):
-    plan = Plan()
-    plan.routes = list(routes)
-    if live is None:
-        plan.create = plan.sync = plan.up = True
-        plan.mtu = params["mtu"]
-        plan.peers_added = [peer["public_key"] for peer in peers]
-        plan.addresses_added = list(addresses or [])
-        plan.routes_added = list(routes)
-        return plan
-    added, removed, updated = diff_peers(peers, live["peers"], resolve)
-    plan.peers_added, plan.peers_removed, plan.peers_updated = added, removed, updated
-    plan.sync = bool(
-        added
-        or removed
-        or updated
-        or live["public_key"] != public_key
-        or (params["listen_port"] is not None and live["listen_port"] != params["listen_port"])
-    )
-    if params["mtu"] is not None and live["mtu"] != params["mtu"]:
-        plan.mtu = params["mtu"]
-    if addresses is not None:
-        plan.addresses_added, plan.addresses_removed = diff_addresses(addresses, live["addresses"])
-    plan.up = not live["up"]
-    plan.routes_added, plan.routes_removed = diff_routes(routes, live["routes"])
-    return plan
-
-
-def apply_plan(iface, plan, setconf_text):
-    name = iface.name
-    implementation = None
-    if plan.create:
-        implementation = iface.create()
-    try:
-        if plan.sync:
-            # the key goes in through stdin, never through a file others could read or an argv
-            iface.must(["wg", "syncconf", name, "/dev/stdin"], "applying the WireGuard config", data=setconf_text)
-        if plan.mtu is not None:
-            iface.must(["ip", "link", "set", "dev", name, "mtu", str(plan.mtu)], "setting the MTU")
-        _change_addresses(iface, plan)
-        if plan.up:
-            iface.must(["ip", "link", "set", "dev", name, "up"], "bringing the link up")
-    except WireGuardError:
-        if plan.create:
-            # do not leave a half-configured interface behind
-            iface.run(["ip", "link", "del", "dev", name])
-        raise
-    if (plan.addresses_added or plan.addresses_removed) and not plan.create:
-        # an address change can take routes with it: plan the routes against what is there now
-        plan.routes_added, plan.routes_removed = diff_routes(plan.routes, iface.read()["routes"])
-    for route in plan.routes_removed:
-        iface.must(route_argv("del", route, name, iface.protocol), "removing route " + format_route(route))
-    for route in plan.routes_added:
-        iface.must(route_argv("replace", route, name, iface.protocol), "adding route " + format_route(route))
-    return implementation
-
-
-def _change_addresses(iface, plan):
-    """New addresses first, then the old ones go: the interface always keeps an address.
-
-    Removing the last IPv4 address flushes every route on the link. Removing a primary address also
-    removes the secondaries of its subnet (a new address in the old one's prefix is a secondary),
-    unless ``promote_secondaries`` is on; it is switched on for the removal, then restored.
-    """
-    name = iface.name
-    for address in plan.addresses_added:
-        iface.must(["ip", "address", "add", address, "dev", name], "adding address " + address)
-    if not plan.addresses_removed:
-        return
-    restore = _promote_secondaries(name, "1") if any(":" not in a for a in plan.addresses_removed) else None
-    try:
-        for address in plan.addresses_removed:
-            iface.must(["ip", "address", "del", address, "dev", name], "removing address " + address)
-    finally:
-        if restore is not None:
-            _promote_secondaries(name, restore)
-    # a kernel without promote_secondaries may still have dropped a new address with the old one
-    present = iface.read()["addresses"]
-    for address in plan.addresses_added:
-        if address not in present:
-            iface.must(["ip", "address", "add", address, "dev", name], "adding address " + address)
-
-
-def _promote_secondaries(name, value):
-    """Set net.ipv4.conf.NAME.promote_secondaries to VALUE; return the old value (None: not possible)."""
-    path = "/proc/sys/net/ipv4/conf/{0}/promote_secondaries".format(name)
-    try:
-        with open(path) as handle:
-            old = handle.read().strip()
-        if old != value:
-            with open(path, "w") as handle:
-                handle.write(value)
-    except OSError:
-        return None
-    return old
 
 
 def run_present(module, iface, config_path, result, run):
@@ -646,7 +421,7 @@ def run_present(module, iface, config_path, result, run):
         for warning in warnings:
             module.warn(warning)
         routes = merge_routes(auto_routes, extra_routes)
-        plan = plan_live(live, public_key, params, peers, addresses, routes, _resolve)
+        plan = plan_live(live, public_key, params["listen_port"], params["mtu"], peers, addresses, routes, _resolve)
         if module._diff:
             after = dict(
                 up=True,
@@ -661,7 +436,7 @@ def run_present(module, iface, config_path, result, run):
             )
             diffs.append(
                 dict(
-                    before=describe_live(_live_view(live, peers, _resolve)),
+                    before=describe_live(live_view(live, peers, _resolve)),
                     after=describe_live(after),
                     before_header="{0} (live)".format(iface.name),
                     after_header="{0} (live)".format(iface.name),
@@ -670,10 +445,15 @@ def run_present(module, iface, config_path, result, run):
 
     if not module.check_mode:
         if config_changed:
-            write_atomic(module, config_path, desired_text)
+            write_atomic(config_path, desired_text)
         if plan is not None and plan.changed:
             setconf = render_setconf(private_key, peers, params["listen_port"])
-            result["implementation"] = apply_plan(iface, plan, setconf)
+            try:
+                before_conf = saved_config(iface) if live is not None else None
+                result["implementation"] = apply_or_roll_back(iface, plan, setconf, live, before_conf)
+            except WireGuardError as exc:
+                _undo_config(config_path, current_text, config_changed, result, exc)
+                raise
     elif plan is not None and plan.create:
         result["implementation"] = "kernel" if os.path.exists("/sys/module/wireguard") else "wireguard-go"
 
@@ -701,6 +481,24 @@ def run_present(module, iface, config_path, result, run):
         result["diff"] = diffs
 
 
+def _undo_config(config_path, previous_text, written, result, exc):
+    """After a failed live change: put the previous config file back and say honestly what is left changed."""
+    # any other error came before the first live change (saving the running config)
+    problems = list(exc.problems) if isinstance(exc, ApplyError) else []
+    if written:
+        try:
+            if previous_text is None:
+                os.unlink(config_path)
+            else:
+                write_atomic(config_path, previous_text)
+        except OSError as error:
+            problems.append("config file: {0}".format(error))
+            exc.args = ("{0}; the config file {1} could not be restored: {2}".format(exc, config_path, error),)
+    result["rolled_back"] = not problems
+    result["changed"] = bool(problems)
+    result["config_changed"] = written and bool(problems)
+
+
 def run_absent(module, iface, config_path, result, run):
     current_text = _read_text(config_path)
     live = iface.read() if module.params["apply"] else None
@@ -721,7 +519,7 @@ def run_absent(module, iface, config_path, result, run):
         if live is not None:
             diffs.append(
                 dict(
-                    before=describe_live(_live_view(live, [], None)),
+                    before=describe_live(live_view(live, [], None)),
                     after=describe_live(None),
                     before_header="{0} (live)".format(iface.name),
                     after_header="{0} (live)".format(iface.name),
@@ -761,7 +559,7 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str", default="kilo0"),
+            name=dict(type="str", default=INTERFACE_NAME),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             apply=dict(type="bool", default=True),
             address=dict(type="list", elements="str"),
@@ -770,7 +568,7 @@ def main():
             mtu=dict(type="int"),
             table=dict(type="str", default="auto"),
             config_path=dict(type="path"),
-            route_protocol=dict(type="int", default=117),
+            route_protocol=dict(type="int", default=WIREGUARD_ROUTE_PROTOCOL),
             peers=dict(type="list", elements="dict", default=[], options=peer_spec),
             routes=dict(type="list", elements="dict", default=[], options=route_spec),
             keep_roamed_endpoints=dict(type="bool", default=False),
@@ -788,6 +586,7 @@ def main():
         public_key=None,
         config_changed=False,
         link_created=False,
+        rolled_back=False,
         implementation=None,
         peers_added=[],
         peers_removed=[],
@@ -808,7 +607,7 @@ def main():
             raise WireGuardError("route_protocol: {0} must be between 1 and 255".format(params["route_protocol"]))
         config_path = params["config_path"] or "/etc/wireguard/{0}.conf".format(name)
         result["config_path"] = config_path
-        iface = Interface(module, name, params["route_protocol"])
+        iface = Interface(name, params["route_protocol"], run, setsid=module.get_bin_path("setsid"), warn=module.warn)
         if params["state"] == "absent":
             run_absent(module, iface, config_path, result, run)
         else:

@@ -65,6 +65,8 @@ options:
     default: false
 notes:
   - When O(mode) is not set the key files get mode V(0600); an existing key file with other permissions is fixed.
+  - A O(mode) that gives the group or other users any access (V(0640), V(0644), V(g+r), ...) is refused, because
+    a private key must be readable by its owner only (V(0600) or V(0400)).
   - The key files are written to a temporary file in the same directory first and then moved into place.
 seealso:
   - module: kilo.mesh.wireguard_interface
@@ -127,6 +129,7 @@ previous_public_key:
 """
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -190,7 +193,7 @@ class KeyManager:
         self.changed = True
         if self.module.check_mode:
             return
-        write_atomic(self.module, path, private)
+        write_atomic(path, private)
 
     def fix_attributes(self, path):
         if os.path.exists(path):
@@ -275,6 +278,39 @@ class KeyManager:
         result["public_key"] = None
 
 
+_SYMBOLIC_CLAUSE = re.compile(r"^([ugoa]*)((?:[-+=][rwxXstugo]*)+)$")
+
+
+def mode_problem(mode):
+    """Why ``mode`` would let others read a private key (a text naming it), or None.
+
+    Octal modes (``0644``, ``644``, an int) and symbolic ones (``u=rw,g=r``) are understood; a symbolic
+    clause that adds a permission for the group, others or all (``g+r``, ``o=r``, ``a+r``, ``+r``) is a
+    problem. Anything else is left to Ansible's own mode handling.
+    """
+    if mode is None:
+        return None
+    if isinstance(mode, int):
+        bits = mode
+    else:
+        text = str(mode).strip()
+        if re.match(r"^[0-7]+$", text):
+            bits = int(text, 8)
+        else:
+            for clause in text.split(","):
+                match = _SYMBOLIC_CLAUSE.match(clause.strip())
+                if match is None:
+                    continue
+                who, actions = match.groups()
+                for action in re.findall(r"[-+=][rwxXstugo]*", actions):
+                    if action[0] in "+=" and action[1:] and (not who or set(who) & set("goa")):
+                        return "the clause %s gives the group or other users access" % clause.strip()
+            return None
+    if bits & 0o077:
+        return "it gives the group or other users access (%04o)" % (bits & 0o777)
+    return None
+
+
 def _diff_text(public_key, next_public_key):
     return "public_key: {0}\nnext_public_key: {1}\n".format(public_key or "(none)", next_public_key or "(none)")
 
@@ -291,6 +327,15 @@ def main():
     )
     # new files must never be readable by others, not even for a moment
     os.umask(0o077)
+    problem = mode_problem(module.params["mode"]) if module.params["state"] != "absent" else None
+    if problem:
+        module.fail_json(
+            msg="mode {0!r} is refused for the private key at {1}: {2}; a WireGuard private key must be "
+            "readable by its owner only: use mode 0600 (or 0400), or leave mode unset".format(
+                module.params["mode"], module.params["path"], problem
+            ),
+            changed=False,
+        )
     manager = KeyManager(module)
     result = dict(changed=False, path=manager.path, public_key=None, next_public_key=None, previous_public_key=None)
     try:

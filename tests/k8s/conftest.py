@@ -27,5 +27,6 @@ def kube(kube_api: KubeApi) -> KubeApi:
 
 @pytest.fixture()
 def s1(kube: KubeApi) -> KubeApi:
-    """The API stand-in seeded with scenario S1 of SPEC 7.2 (Nodes, the Peer CRD and two Peers)."""
+    """The API stand-in seeded with scenario S1 of docs/kilo/examples.md#scenario-s1 (Nodes, the Peer CRD and two
+    Peers)."""
     return seed_s1(kube)

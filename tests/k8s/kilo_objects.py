@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Kilo objects shared by the k8s tests: the Peer CRD, test keys, and scenario S1 of SPEC 7.2 as Nodes and Peers."""
+"""Kilo objects shared by the k8s tests: the Peer CRD, test keys, and scenario S1 (docs/kilo/examples.md#scenario-s1) as
+Nodes and Peers."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def key(i: int) -> str:
     return base64.b64encode(bytes([i]) * 32).decode()
 
 
-# --- scenario S1 as Kubernetes objects (SPEC 7.2 table, API list order = table order) -----------------
+# --- scenario S1 as Kubernetes objects (docs/kilo/examples.md#scenario-s1, API list order = table order) -
 
 
 def s1_nodes(now: int) -> list[dict]:

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Every Kilo variant the role renders: schema-valid (kubernetes-validate) and shaped as SPEC 6 describes."""
+"""Every Kilo variant the role renders: schema-valid (kubernetes-validate) and shaped as docs/kilo/agent.md#manifests
+describes."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 # Copyright: (c) 2026, kilo.mesh contributors
 """playbooks/multicluster.yml against two Kubernetes API stand-ins (Kilo's multi-cluster services).
 
-Expected Peers are written by hand from SPEC 3.4 (node --as-peer: the segment's pod CIDRs and internal IPs in
-node-name order, then its WireGuard IP, then --allowed-ips; leader endpoint and key).
+Expected Peers are written by hand from docs/kilo/config-formats.md#as-peer (node --as-peer: the segment's pod
+CIDRs and internal IPs in node-name order, then its WireGuard IP, then --allowed-ips; leader endpoint and key).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 """Role kilo.mesh.peers (source cluster) against the Kubernetes API stand-in, with real ansible-playbook runs.
 
 The cluster has two ready Kilo nodes in two locations; the expected client configuration below is written by
-hand from SPEC 3.3 (one [Peer] per segment with the peer's own keepalive and preshared key, then the other peers).
+hand from docs/kilo/config-formats.md#showconf-peer (one [Peer] per segment with the peer's own keepalive and preshared
+key, then the other peers).
 """
 
 from __future__ import annotations

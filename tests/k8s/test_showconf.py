@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
 # ruff: noqa: E501  (the expected texts keep kgctl's long lines)
-"""kilo.mesh.showconf against the Kubernetes API stand-in seeded with SPEC 7.2 scenario S1.
+"""kilo.mesh.showconf against the Kubernetes API stand-in seeded with scenario S1 (docs/kilo/examples.md#scenario-s1).
 
-The expected texts are SPEC 7.2's, produced by upstream kgctl; the files the module writes must match byte for byte.
+The expected texts are upstream kgctl's output for scenario S1 (docs/kilo/examples.md#scenario-s1); the files the module
+writes must match byte for byte.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import yaml
 from kilo_objects import key
 
-# --- expected outputs, SPEC 7.2 ---------------------------------------------------------------------
+# --- expected outputs, docs/kilo/examples.md#scenario-s1 ------------------------------------------------
 
 NODE_GCP1 = """\
 [Interface]
@@ -200,7 +201,7 @@ def test_s1_outputs_match_kgctl(playbook_runner, tmp_path, s1) -> None:
             assert result["config"] == expected, label
     # the preshared key of peer office is in the file but never in the result or the output
     assert "PresharedKey = " + key(200) in (tmp_path / "node-gcp-1").read_text()
-    assert "PresharedKey = (hidden)" in results[0]["config"]
+    assert "PresharedKey = (redacted)" in results[0]["config"]
 
 
 def test_second_run_and_check_mode_change_nothing(playbook_runner, tmp_path, s1) -> None:

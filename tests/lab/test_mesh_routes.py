@@ -151,3 +151,89 @@ def test_restore_file_brings_the_routes_back(netns: str, tmp_path: Path) -> None
     gone = run_module(netns, {"state": "absent", "restore_file": str(restore)})
     assert gone["changed"] is True and gone["restore_file_changed"] is True
     assert not restore.exists() and owned(netns) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# all or nothing: checked before the first change, rolled back when the kernel still refuses
+# ---------------------------------------------------------------------------------------------
+STALE = {"dst": "10.42.8.0/24", "via": "10.10.1.11", "dev": "private", "onlink": True}
+
+
+def _restore_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        pytest.param(
+            {"dst": "10.42.5.0/24", "via": "10.10.1.255", "dev": "private", "onlink": True},
+            "the gateway 10.10.1.255 is the broadcast address of 10.10.1.0/24",
+            id="gateway is a broadcast address",
+        ),
+        pytest.param(
+            {"dst": "10.42.5.0/24", "via": "10.10.1.0", "dev": "private", "onlink": True},
+            "the gateway 10.10.1.0 is the network address of 10.10.1.0/24",
+            id="gateway is a network address",
+        ),
+        pytest.param(
+            {"dst": "10.42.5.0/24", "via": "10.10.1.12", "dev": "private", "onlink": True},
+            "the gateway 10.10.1.12 is an address of this host",
+            id="gateway is a local address",
+        ),
+        pytest.param(
+            {"dst": "10.42.5.0/24", "via": "10.10.1.11", "dev": "kilo0", "onlink": True},
+            "device kilo0 does not exist",
+            id="missing device",
+        ),
+        pytest.param(
+            {"dst": "fd00::30/128", "via": "10.10.1.11", "dev": "private", "onlink": True},
+            "field via has the value 10.10.1.11, of another address family",
+            id="gateway of the other family",
+        ),
+    ],
+)
+def test_bad_route_changes_nothing(netns: str, tmp_path: Path, bad: dict, reason: str) -> None:
+    """[ok route, bad route, ok route] with a stale route present: the task fails before any change."""
+    restore = tmp_path / "mesh-routes"
+    base = {"private_address": "10.10.1.12/24", "restore_file": str(restore)}
+    run_module(netns, dict(base, routes=[STALE]))
+    before = owned(netns)
+    lines = _restore_lines(restore)
+    result = run_module(netns, dict(base, routes=[ROUTES[0], bad, ROUTES[1]]))
+    assert result.get("failed") is True and result["changed"] is False, result
+    assert reason in result["msg"] and "nothing was changed" in result["msg"], result["msg"]
+    assert owned(netns) == before, "a failed run changed the routes"
+    assert _restore_lines(restore) == lines
+
+
+def test_kernel_refusal_rolls_everything_back(netns: str, tmp_path: Path) -> None:
+    """The kernel refuses a gateway that is not on a connected subnet (no onlink): what was already added or
+    replaced is undone, the stale route comes back, the task fails honestly and the restore file matches."""
+    restore = tmp_path / "mesh-routes"
+    base = {"private_address": "10.10.1.12/24", "restore_file": str(restore)}
+    moved = dict(ROUTES[1], via="10.10.1.13")  # replaces ROUTES[1] in place
+    run_module(netns, dict(base, routes=[STALE, ROUTES[1]]))
+    before = owned(netns)
+    assert len(before) == 2
+    unreachable = {"dst": "10.42.6.0/24", "via": "10.99.0.1", "dev": "private"}
+    result = run_module(netns, dict(base, routes=[ROUTES[0], moved, unreachable, ROUTES[2]]))
+    assert result.get("failed") is True, result
+    assert "10.42.6.0/24 via 10.99.0.1" in result["msg"] and "rolled back" in result["msg"], result["msg"]
+    assert result["changed"] is False and result["not_rolled_back"] == []
+    assert sorted(result["rolled_back"]) == [
+        "added 10.4.0.1/32 via 10.10.1.11 dev lan0 onlink",
+        "added 10.42.3.0/24 via 10.10.1.13 dev lan0 src 10.10.1.12 onlink",
+    ]
+    assert owned(netns) == before, "the routes were not restored"
+    assert sorted(result["routes"]) == sorted(
+        ["10.42.3.0/24 via 10.10.1.11 dev lan0 src 10.10.1.12 onlink", "10.42.8.0/24 via 10.10.1.11 dev lan0 onlink"]
+    )
+    # the restore file holds exactly the live routes
+    ip(netns, "route", "flush", "table", "all", "proto", PROTO)
+    ip(netns, "-force", "-batch", str(restore))
+    assert owned(netns) == before
+    # and a good run afterwards applies everything
+    good = run_module(netns, dict(base, routes=[ROUTES[0], moved, ROUTES[2]]))
+    assert good["changed"] is True and "10.42.8.0/24 via 10.10.1.11 dev lan0 onlink" in good["removed"]
+    assert len(owned(netns)) == 3

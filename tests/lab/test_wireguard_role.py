@@ -182,6 +182,50 @@ def test_converge_check_and_idempotence(lab: Lab, role_playbook: Path) -> None:
         _reset(lab, hosts)
 
 
+# actions that run on the controller only; every other task that a host does not skip runs on the host
+CONTROLLER_ACTIONS = {"assert", "set_fact", "include_tasks", "include_role", "include_vars", "validate_argument_spec"}
+PER_HOST_FIREWALL = "{{ {'dc1-a': 'nftables', 'dc1-b': 'iptables'}[inventory_hostname] | default('auto') }}"
+
+
+def _remote_tasks(proc: subprocess.CompletedProcess) -> dict[str, list[str]]:
+    """Per host, the tasks that ran on it, from the ansible.posix.json stdout callback's output."""
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
+    ran: dict[str, list[str]] = {}
+    for play in json.loads(proc.stdout)["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                ran.setdefault(host, [])
+                action = str(result.get("action", "")).rsplit(".", 1)[-1]
+                if not result.get("skipped") and action not in CONTROLLER_ACTIONS:
+                    ran[host].append(task["task"]["name"])
+    return ran
+
+
+def test_idempotent_run_is_one_probe_per_host(lab: Lab) -> None:
+    """playbooks/mesh.yml's wireguard play on converged hosts runs one task per host: the probe."""
+    hosts = lab.hosts
+    _reset(lab, hosts)
+    env = dict(lab.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(lab.inventory), str(REPO / "playbooks" / "mesh.yml"), "--tags", "wireguard"]
+    cmd += ["-e", json.dumps({"wireguard_firewall": PER_HOST_FIREWALL})]
+    try:
+        runs = [
+            subprocess.run(cmd + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+            for args in ([], [], ["--check"])
+        ]
+        first, again, check = (_remote_tasks(proc) for proc in runs)
+        assert all(len(first[h]) > 1 for h in hosts), first  # fresh hosts: forwarding and firewall to do
+        for proc, ran in ((runs[1], again), (runs[2], check)):
+            stats = json.loads(proc.stdout)["stats"]
+            assert {h: stats[h]["changed"] for h in hosts} == dict.fromkeys(hosts, 0), stats
+            probe = "kilo.mesh.wireguard : Probe the host (WireGuard, TUN, firewall, forwarding, packages)"
+            assert ran == {h: [probe] for h in hosts}, ran
+        assert {_sysctl(lab, h) for h in hosts} == {"1"}
+        assert "udp dport 51820 accept" in lab.run("dc1-a", "nft", "list", "table", "inet", "kilo_mesh").stdout
+    finally:
+        _reset(lab, hosts)
+
+
 FAILURES = {
     "unsupported-distribution": (
         {},

@@ -5,11 +5,14 @@
 * docs/reference/ is exactly what hack/gen_docs.py generates from the plugins' and roles' own
   documentation (so it never drifts);
 * every relative link in docs/ resolves, the task pages exist and docs/index.md links them;
-* every ``kilo.mesh.<name>`` the docs mention is a real module, plugin, role or playbook.
+* every ``kilo.mesh.<name>`` the docs mention is a real module, plugin, role or playbook;
+* the repository cites only itself: no file refers to a specification outside the repository (Kilo's
+  behaviour is described in docs/kilo/), and every docs page (with its anchor) that a file names exists.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -95,8 +98,90 @@ def test_relative_links_resolve() -> None:
 def test_mentioned_content_exists() -> None:
     known = _content_names()
     unknown = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in sorted(DOCS.rglob("*.md")):
         for name in sorted(set(FQCN.findall(page.read_text()))):
             if name not in known:
                 unknown.append(f"{page.relative_to(REPO)}: kilo.mesh.{name}")
     assert not unknown, "docs mention content that does not exist:\n" + "\n".join(unknown)
+
+
+#: directories that are not part of the product (virtual environments, caches, build output)
+SKIP_DIRS = {".git", ".cache", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ansible", "__pycache__"}
+SKIP_DIR_PREFIXES = (".venv", "lab-output")
+#: a citation of the external behaviour specification that the project was started from: its upper-case
+#: name (as in "<name> 2.4" or "the <name> text"), its title or its directory (built from parts so that this
+#: file does not match itself)
+EXTERNAL_CITATION = re.compile(r"\b" + "SP" + r"EC\b|Kilo behaviou?r " + "specification|/work/" + "shared")
+#: a path of a page of the documentation site, optionally with an anchor, as code and docs cite it
+DOCS_REFERENCE = re.compile(r"(?<![\w/.-])(docs/[\w./-]+\.md)(#[\w-]+)?")
+HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+
+
+def _repository_text_files():
+    for root, dirs, files in os.walk(REPO):
+        dirs[:] = sorted(name for name in dirs if name not in SKIP_DIRS and not name.startswith(SKIP_DIR_PREFIXES))
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            data = path.read_bytes()
+            if b"\0" not in data:
+                yield path, data.decode("utf-8", errors="replace")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a Markdown page: headings lower-cased, punctuation dropped, spaces to '-'."""
+    anchors: set[str] = set()
+    for heading in HEADING.findall(FENCE.sub("", page.read_text())):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").strip().lower()).replace(" ", "-")
+        candidate, number = slug, 0
+        while candidate in anchors:
+            number += 1
+            candidate = f"{slug}-{number}"
+        anchors.add(candidate)
+    return anchors
+
+
+def test_no_citation_of_a_specification_outside_the_repository() -> None:
+    found = []
+    for path, text in _repository_text_files():
+        for number, line in enumerate(text.splitlines(), 1):
+            if EXTERNAL_CITATION.search(line):
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:120]}")
+    assert not found, (
+        "these lines cite a file that is not in the repository; cite the section of docs/kilo/ that describes "
+        "the behaviour instead (e.g. docs/kilo/topology.md#leader-election):\n" + "\n".join(found)
+    )
+
+
+def test_cited_docs_pages_and_anchors_exist() -> None:
+    """A ``docs/<page>.md#<anchor>`` path in any file, and the relative links of every Markdown file, resolve."""
+    anchors: dict[Path, set[str]] = {}
+
+    def problem(page: Path, anchor: str, shown: str) -> str | None:
+        if not page.exists():
+            return f"{shown}: no such file"
+        if anchor and page.suffix == ".md":
+            known = anchors.setdefault(page, _anchors(page))
+            if anchor not in known:
+                return f"{shown}: no heading gives #{anchor} (anchors: {', '.join(sorted(known))})"
+        return None
+
+    broken = []
+    for path, text in _repository_text_files():
+        where = path.relative_to(REPO)
+        for target, anchor in DOCS_REFERENCE.findall(text):
+            found = problem(REPO / target, anchor.lstrip("#"), f"{where} -> {target}{anchor}")
+            if found:
+                broken.append(found)
+        if path.suffix == ".md":
+            for link in LINK.findall(FENCE.sub("", text)):
+                if re.match(r"^[a-z]+:", link) or (DOCS in path.parents and "#" not in link):
+                    continue  # web links; docs/ pages without anchor: test_relative_links_resolve
+                target, _sep, anchor = link.partition("#")
+                page = (path.parent / target).resolve() if target else path
+                found = problem(page, anchor, f"{where} -> {link}")
+                if found:
+                    broken.append(found)
+    assert not broken, "references to missing docs pages or anchors:\n" + "\n".join(broken)

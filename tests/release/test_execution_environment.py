@@ -81,10 +81,28 @@ def test_ee_definition_points_at_single_sources() -> None:
         assert (REPO / name).is_file(), f"{name} is referenced by the EE definition but missing"
 
 
-def test_ee_ansible_core_matches_runtime() -> None:
-    ee = yaml.safe_load(EE_FILE.read_text())
+def _newest_supported_core() -> tuple[int, int]:
+    """The newest ansible-core meta/runtime.yml allows (``requires_ansible: ">=2.19.0,<2.22.0"`` -> (2, 21))."""
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
-    assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core{runtime['requires_ansible']}"
+    match = re.search(r"<\s*2\.(\d+)\.0\b", runtime["requires_ansible"])
+    assert match, f"meta/runtime.yml requires_ansible {runtime['requires_ansible']!r} has no upper bound <2.N.0"
+    return 2, int(match.group(1)) - 1
+
+
+def test_ee_builds_on_the_newest_supported_core() -> None:
+    """The EE pins the newest core CI tests and an interpreter that core runs on (2.20 and later need 3.12+)."""
+    ee = yaml.safe_load(EE_FILE.read_text())
+    major, minor = _newest_supported_core()
+    assert (
+        ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core>={major}.{minor}.0,<{major}.{minor + 1}.0"
+    )
+    interpreter = ee["dependencies"]["python_interpreter"]
+    match = re.fullmatch(r"/usr/bin/python3\.(\d+)", interpreter["python_path"])
+    assert match, f"python_path {interpreter['python_path']!r} is not /usr/bin/python3.N"
+    assert int(match.group(1)) >= 12, f"ansible-core {major}.{minor} needs Python 3.12 or later, not {match.group(0)}"
+    assert interpreter["package_system"] == f"python3.{match.group(1)}"
+    steps = "\n".join(ee["additional_build_steps"]["prepend_base"])
+    assert f"python3.{match.group(1)}-pip" in steps, steps
 
 
 def test_requirements_txt_python_packages() -> None:

@@ -265,10 +265,19 @@ def fresh_install(tmp_path_factory: pytest.TempPathFactory, galaxy_tarball: Path
     pip = [str(venv / "bin" / "pip"), "install", f"ansible-core=={_ansible_core_version()}", *extra]
     _ok(_run(pip, env, root, 900))
 
-    # dependencies declared in galaxy.yml, from the `ansible` package (Galaxy is unreachable)
-    for fqcn in sorted(galaxy_meta.get("dependencies") or {}):
+    # dependencies declared in galaxy.yml and their own (e.g. community.general 13 needs
+    # community.library_inventory_filtering_v1), from the `ansible` package (Galaxy is unreachable)
+    pending, copied = sorted(galaxy_meta.get("dependencies") or {}), set()
+    while pending:
+        fqcn = pending.pop()
+        if fqcn in copied:
+            continue
+        copied.add(fqcn)
+        source = _bundled_collection(fqcn)
         namespace, name = fqcn.split(".")
-        shutil.copytree(_bundled_collection(fqcn), collections / "ansible_collections" / namespace / name)
+        shutil.copytree(source, collections / "ansible_collections" / namespace / name)
+        manifest = json.loads((source / "MANIFEST.json").read_text())
+        pending.extend(sorted(manifest["collection_info"].get("dependencies") or {}))
 
     install = [str(venv / "bin" / "ansible-galaxy"), "collection", "install", "--offline", str(galaxy_tarball)]
     _ok(_run([*install, "-p", str(collections)], env, root))

@@ -7,7 +7,9 @@ counts them and a failure shows what to fix:
 
 * yamllint (``.yamllint``), ``ruff check`` and ``ruff format --check`` (``ruff.toml``), mypy on the
   topology engine (``.mypy.ini``), ansible-lint with the production profile (``.ansible-lint``);
-* ``ansible-test sanity --python 3.11`` with empty ignore files: run once per session on a copy of the
+* ``ansible-test sanity`` of the venv's ansible-core, on the venv's Python (each cell of the test matrix,
+  ``hack/test.sh --ansible 2.X``, checks its own core), with empty ignore files (``ignore-2.X.txt``, one per
+  cell: tests/release/test_support_matrix.py): run once per session on a copy of the
   tree at ``<tmp>/ansible_collections/kilo/mesh`` (ansible-test refuses a symlinked collection root),
   then one pytest test per sanity test, read from ansible-test's JUnit output;
 * every role's ``meta/argument_specs.yml`` agrees with its ``defaults/main.yml`` (STYLE 5).
@@ -35,7 +37,7 @@ COLLECTIONS_PATH = REPO / ".cache" / "collections"  # created by tests/conftest.
 # Top-level entries never copied into the ansible-test tree (local state, not collection content).
 COPY_EXCLUDES = {".venv", ".cache", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ansible", "lab-output"}
 
-# Every sanity test ansible-test 2.19 runs for a collection (`ansible-test sanity --list-tests`),
+# Every sanity test ansible-test 2.19, 2.20 and 2.21 run for a collection (`ansible-test sanity --list-tests`),
 # except pslint: the collection has no PowerShell and this machine has no pwsh.
 SANITY_TESTS = (
     "action-plugin-docs",
@@ -69,7 +71,8 @@ SANITY_MAY_NOT_APPLY = {
     "empty-init": "checks only __init__.py files under plugins/modules/ and tests/unit/",
 }
 NOT_APPLICABLE = "No tests applicable."
-SANITY_PYTHON = "3.11"
+# the controller Python of the cell (a version ansible-test supports for the controller, e.g. 3.13 for 2.21)
+SANITY_PYTHON = "{}.{}".format(*sys.version_info[:2])
 
 # ansible-lint paths (the ones that exist are linted)
 ANSIBLE_LINT_PATHS = ("roles", "playbooks", "extensions", "tests")

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Kilo's mesh topology in plain Python (SPEC sections 1-4).
+"""Kilo's mesh topology in plain Python (docs/kilo/index.md).
 
 This package is private to the kilo.mesh collection and has NO stable API: names may change in any
 release. It imports only the standard library and its own modules (relative imports), so it loads
@@ -28,9 +28,10 @@ from .errors import (
     TopologyError,
     UnknownNameError,
 )
-from .model import Endpoint, NodeSpec, Peer, PeerSpec, Route, Rule, Segment, Topology, WgPeer
+from .model import Endpoint, NodeSpec, Peer, PeerSpec, Route, Rule, Segment, TopologyData, WgPeer
 from .parse import endpoint_problem, parse_endpoint
-from .render import render_conf, to_yaml
+from .render import interface_lines, render_conf, to_yaml
+from .views import Topology
 
 __all__ = [
     "DuplicateKeyError",
@@ -54,11 +55,13 @@ __all__ = [
     "Segment",
     "SubnetTooSmallError",
     "Topology",
+    "TopologyData",
     "TopologyError",
     "UnknownNameError",
     "WgPeer",
     "build_topology",
     "endpoint_problem",
+    "interface_lines",
     "parse_endpoint",
     "parse_node",
     "parse_peer",

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""``build_topology``: validate the inputs and compute the whole mesh in one pass (SPEC 2).
+"""``build_topology``: validate the inputs and compute the whole mesh in one pass (docs/kilo/topology.md).
 
 Segments, leaders, WireGuard IPs, per-segment allowed IPs, filtered location IPs, de-duplicated
 peer IPs and the discovered-endpoints map are computed once here; every later per-node view in
@@ -13,7 +13,9 @@ import bisect
 import ipaddress
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
 
+from .constants import DEFAULT_PORT, DEFAULT_SUBNET, GRANULARITIES
 from .errors import (
+    AddressFamilyError,
     DuplicateKeyError,
     DuplicateNameError,
     InvalidCIDRError,
@@ -28,9 +30,9 @@ from .errors import (
     SubnetTooSmallError,
     TopologyError,
     describe,
+    describe_key,
 )
 from .model import (
-    GRANULARITIES,
     Endpoint,
     IPAddress,
     IPInterface,
@@ -39,11 +41,11 @@ from .model import (
     Peer,
     PeerSpec,
     Segment,
-    Topology,
     cidr_text,
     single_cidr,
 )
-from .parse import endpoint_problem, parse_int, parse_interface, parse_key, parse_network
+from .parse import endpoint_problem, key_hint, parse_int, parse_interface, parse_key, parse_network
+from .views import Topology
 
 NODE_FIELDS = (
     "name",
@@ -61,6 +63,8 @@ PEER_FIELDS = ("name", "allowed_ips", "public_key", "preshared_key", "endpoint",
 
 _CIDR_HINT = "expected a CIDR (address/prefix length) such as {example}"
 _KEY_HINT = "expected a WireGuard public key: 44 characters of standard base64 (wg pubkey output)"
+#: WireGuard stores the keepalive interval in 16 bits
+MAX_KEEPALIVE = 65535
 _PRIVATE_V4 = (
     ipaddress.IPv4Network("10.0.0.0/8"),
     ipaddress.IPv4Network("172.16.0.0/12"),
@@ -136,12 +140,14 @@ class _Fields:
         value = self.raw.get(field)
         if value in (None, "") and not required:
             return None
+        hint = key_hint("preshared" if field == "preshared_key" else "public")
         if value in (None, ""):
-            raise self.fail(InvalidKeyError, field, value, "the field is required; " + _KEY_HINT)
+            raise self.fail(InvalidKeyError, field, value, "the field is required; " + hint)
         try:
             return parse_key(value)
-        except ValueError as exc:
-            raise self.fail(InvalidKeyError, field, value, f"{exc}; " + _KEY_HINT) from None
+        except ValueError as exc:  # the value is never shown: it may be a secret
+            message = describe_key(self.kind, self.name, field, f"{exc}; {hint}")
+            raise InvalidKeyError(message, self.kind, self.name, field) from None
 
     def keepalive(self, field: str, default: int) -> int:
         value = self.raw.get(field)
@@ -171,6 +177,11 @@ def _keepalive(value: Any, fail: Any) -> int:
         raise fail("expected a whole number of seconds (0 disables keepalives)") from None
     if number < 0:
         raise fail("expected 0 or more seconds; Kilo would print a negative keepalive as a huge unsigned number")
+    if number > MAX_KEEPALIVE:
+        raise fail(
+            f"expected at most {MAX_KEEPALIVE} seconds (WireGuard stores the keepalive interval in 16 bits and "
+            "wg would refuse the value on the nodes); 25 keeps a NAT mapping open"
+        )
     return number
 
 
@@ -231,15 +242,20 @@ def _discovered(fields: _Fields) -> Tuple[Tuple[str, Endpoint], ...]:
     if value is None:
         return ()
     if not isinstance(value, Mapping):
-        raise fields.fail(
-            InvalidFieldError, "discovered_endpoints", value, "expected a mapping of public key to ip:port"
+        raise InvalidFieldError(
+            f'node "{fields.name}": field discovered_endpoints has an invalid value of type {type(value).__name__} '
+            "(not shown, it may hold keys): expected a mapping of public key to ip:port",
+            "node",
+            fields.name,
+            "discovered_endpoints",
         )
     result = []
     for key, item in value.items():
         try:
             parse_key(key)
         except ValueError as exc:
-            raise fields.fail(InvalidKeyError, "discovered_endpoints", key, f"{exc}; " + _KEY_HINT) from None
+            message = describe_key("node", fields.name, "discovered_endpoints", f"one of its keys: {exc}; {_KEY_HINT}")
+            raise InvalidKeyError(message, "node", fields.name, "discovered_endpoints") from None
         if isinstance(item, Mapping):  # Kilo's annotation form {"IP": ..., "Port": ...}
             host = str(item.get("IP") or "")
             text = f"[{host}]:{item.get('Port')}" if ":" in host else f"{host}:{item.get('Port')}"
@@ -282,7 +298,10 @@ def parse_peer(raw: Any, index: int = 0) -> PeerSpec:
 # primitives of the algorithm
 # --------------------------------------------------------------------------------------------
 def is_public(address: Optional[IPAddress]) -> bool:
-    """Kilo's public test for leader choice (SPEC 2.1); None (DNS endpoint) is not public."""
+    """Kilo's public test for leader choice (docs/kilo/topology.md, "Public addresses").
+
+    None (a DNS endpoint) is not public.
+    """
     if address is None:
         return False
     if address.version == 4:
@@ -292,7 +311,7 @@ def is_public(address: Optional[IPAddress]) -> bool:
 
 
 def leader_index(nodes: Sequence[NodeSpec]) -> int:
-    """Index of the leader among name-sorted nodes (SPEC 2.4); 0 for an empty list."""
+    """Index of the leader among name-sorted nodes (docs/kilo/topology.md, "Leader election"); 0 for an empty list."""
     first_annotated: Optional[int] = None
     first_public: Optional[int] = None
     for index, node in enumerate(nodes):
@@ -311,14 +330,18 @@ def leader_index(nodes: Sequence[NodeSpec]) -> int:
 
 
 def segment_key(node: NodeSpec, granularity: str) -> str:
-    """SPEC 2.2 (``cross``: one segment per node, like ``full``)."""
+    """Segment key (docs/kilo/topology.md, "Segments"; ``cross``: one segment per node, like ``full``)."""
     if granularity == "location" and node.internal_ip is not None:
         return "location:" + node.location
     return "node:" + node.name
 
 
 def allocate_ips(subnet: IPNetwork, count: int) -> List[IPAddress]:
-    """The i-th segment gets network address + i + 1 (SPEC 2.8); fails when the pool is too small."""
+    """The i-th segment gets network address + i + 1; fails when the pool is too small.
+
+    Kilo's allocator (docs/kilo/topology.md, "WireGuard IP allocation"); build_topology also keeps an
+    IPv4 broadcast address out (``_check_pool``).
+    """
     capacity = subnet.num_addresses - 1
     if count > capacity:
         raise SubnetTooSmallError(
@@ -334,7 +357,7 @@ def allocate_ips(subnet: IPNetwork, count: int) -> List[IPAddress]:
 
 
 def dedup_peer_ips(allowed: Sequence[Sequence[str]]) -> List[Tuple[str, ...]]:
-    """Textual de-duplication across peers in the given order (SPEC 2.6)."""
+    """Textual de-duplication across peers in the given order (docs/kilo/topology.md, "Peer de-duplication")."""
     seen: set = set()
     result = []
     for ips in allowed:
@@ -446,8 +469,9 @@ def _option_cidr(name: str, value: Any, example: str) -> IPNetwork:
 
 def _check_options(granularity: Any, port: Any) -> int:
     if granularity not in GRANULARITIES:
+        names = [f"{value} (experimental)" if value == "cross" else value for value in GRANULARITIES]
         raise InvalidGranularityError(
-            f"option granularity: invalid value {granularity!r}: expected location, full or cross (experimental)",
+            f"option granularity: invalid value {granularity!r}: expected {', '.join(names[:-1])} or {names[-1]}",
             "option",
             "granularity",
             "granularity",
@@ -470,20 +494,26 @@ def build_topology(
     nodes: Iterable[Mapping[str, Any]],
     peers: Iterable[Mapping[str, Any]] = (),
     granularity: str = "location",
-    port: Any = 51820,
-    subnet: str = "10.4.0.0/16",
+    port: Any = DEFAULT_PORT,
+    subnet: str = DEFAULT_SUBNET,
     service_cidrs: Iterable[str] = (),
     persistent_keepalive: Any = 0,
     *,
     allow_duplicate_keys: bool = False,
+    kilo_compatible: bool = False,
 ) -> Topology:
-    """Validate the inputs and compute the whole mesh (SPEC 2) in one pass.
+    """Validate the inputs and compute the whole mesh (docs/kilo/topology.md) in one pass.
 
     ``allow_duplicate_keys`` accepts a public key used twice (Kilo does not check this; upstream's
     own test fixture does it). Without it a repeated key is an error.
+
+    Input that Kilo accepts but that breaks routing on the nodes (the refusals listed in
+    docs/deviations.md, "Refused because it breaks routing") is an error; ``kilo_compatible``
+    accepts it like Kilo does, with one entry in ``Topology.warnings`` each (used to reproduce
+    upstream's own fixtures). Input that works but is probably a mistake always only warns.
     """
     listen_port = _check_options(granularity, port)
-    pool = _option_cidr("subnet", subnet, "10.4.0.0/16")
+    pool = _option_cidr("subnet", subnet, DEFAULT_SUBNET)
     if isinstance(service_cidrs, str):
         service_cidrs = [service_cidrs]
     services = tuple(_option_cidr("service_cidrs", cidr, "10.43.0.0/16") for cidr in service_cidrs)
@@ -504,15 +534,19 @@ def build_topology(
     if not allow_duplicate_keys:
         _check_keys(node_specs, peer_specs)
     _check_pod_cidrs(node_specs)
+    checks = _Checks(kilo_compatible)
+    _check_routing(checks, node_specs, peer_specs, pool)
+    _check_suspicious(checks, node_specs, services)
 
-    # segments (SPEC 2.2, 2.3)
+    # segments and their order (docs/kilo/topology.md)
     groups: Dict[str, List[NodeSpec]] = {}
     for node in node_specs:
         groups.setdefault(segment_key(node, granularity), []).append(node)
     keys = sorted(groups)
+    _check_pool(pool, len(keys))
     wireguard_ips = allocate_ips(pool, len(keys))
 
-    # peers (SPEC 2.6)
+    # peers, de-duplicated like Kilo
     sorted_peers = sorted(peer_specs, key=lambda peer: peer.name)
     deduped = dedup_peer_ips([peer.allowed_ips_text for peer in sorted_peers])
     mesh_peers = tuple(Peer(spec=spec, allowed_ips=deduped[index]) for index, spec in enumerate(sorted_peers))
@@ -521,7 +555,7 @@ def build_topology(
     segments = _segments(groups, keys, wireguard_ips, mesh_peers)
     node_segment = {node.name: segment.index for segment in segments for node in segment.nodes}
 
-    # discovered endpoints, first writer wins in segment/name order (SPEC 2.7)
+    # discovered endpoints, first writer wins in segment/name order
     discovered: Dict[str, Endpoint] = {}
     for segment in segments:
         for node in segment.nodes:
@@ -539,6 +573,7 @@ def build_topology(
         discovered=discovered,
         nodes_by_name={name: nodes_by_name[name] for name in sorted(nodes_by_name)},
         peers_by_name={peer.name: peer for peer in mesh_peers},
+        warnings=tuple(checks.warnings),
     )
 
 
@@ -565,8 +600,8 @@ def _check_keys(node_specs: Sequence[NodeSpec], peer_specs: Sequence[PeerSpec]) 
             other = owners.get(spec.public_key)
             if other is not None:
                 raise DuplicateKeyError(
-                    f"{who}: field public_key has the value {spec.public_key!r}, which {other} already uses: "
-                    "expected every node and peer to have its own WireGuard key",
+                    f"{who}: field public_key has a value (not shown) which {other} already uses: "
+                    "expected every node and peer to have its own WireGuard key (wg genkey | wg pubkey)",
                     kind,
                     spec.name,
                     "public_key",
@@ -627,6 +662,189 @@ def _check_peer_overlaps(
                 )
 
 
+class _Checks:
+    """Collects the findings of the routing checks: errors (raised) and warnings."""
+
+    def __init__(self, kilo_compatible: bool) -> None:
+        self.kilo_compatible = kilo_compatible
+        self.warnings: List[str] = []
+
+    def refuse(self, error: TopologyError) -> None:
+        """Kilo accepts it but routing breaks: an error, or a warning with ``kilo_compatible``."""
+        if not self.kilo_compatible:
+            raise error
+        self.warnings.append(f"{error} (accepted for Kilo compatibility)")
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def _family(version: int) -> str:
+    return "IPv4" if version == 4 else "IPv6"
+
+
+def _check_routing(checks: _Checks, nodes: Sequence[NodeSpec], peers: Sequence[PeerSpec], pool: IPNetwork) -> None:
+    """Refuse node and peer addresses that Kilo accepts but that break routing on the nodes."""
+    pool_text = cidr_text(pool)
+    pods = CidrIndex()
+    for node in nodes:
+        pods.add(node.pod_cidr, (node.name, node.pod_text))
+    internal_owner: Dict[Any, str] = {}
+    for node in sorted(nodes, key=lambda item: item.name):
+        pod = node.pod_cidr
+        if pod.version != pool.version:
+            checks.refuse(
+                _field_error(
+                    AddressFamilyError,
+                    node.name,
+                    "pod_cidr",
+                    node.pod_text,
+                    f"an {_family(pod.version)} pod CIDR in an {_family(pool.version)} mesh (WireGuard subnet "
+                    f'"{pool_text}"): routes to it would go via an {_family(pool.version)} WireGuard IP, which the '
+                    f"kernel refuses; expected an {_family(pool.version)} pod CIDR, or an "
+                    f"{_family(pod.version)} subnet option",
+                )
+            )
+        elif pod.overlaps(pool):
+            checks.refuse(
+                OverlapError(
+                    f'node "{node.name}": field pod_cidr has the value "{node.pod_text}", which overlaps the '
+                    f'WireGuard subnet "{pool_text}": pod traffic would be routed into the tunnel as WireGuard IPs; '
+                    "expected a pod CIDR outside the WireGuard subnet (or another subnet option)",
+                    "node",
+                    node.name,
+                    "pod_cidr",
+                )
+            )
+        internal = node.internal_ip
+        if internal is None:
+            continue
+        value = cidr_text(internal)
+        if internal.version != pool.version:
+            checks.refuse(
+                _field_error(
+                    AddressFamilyError,
+                    node.name,
+                    "internal_ip",
+                    value,
+                    f"an {_family(internal.version)} internal IP in an {_family(pool.version)} mesh (WireGuard "
+                    f'subnet "{pool_text}"): the routes to it would go via an {_family(pool.version)} address, '
+                    f"which the kernel refuses; expected an {_family(pool.version)} address, or no internal IP",
+                )
+            )
+            continue
+        network = internal.network
+        if network.num_addresses > 2 and internal.ip in (network.network_address, network.broadcast_address):
+            which = "network" if internal.ip == network.network_address else "broadcast"
+            if which == "network" or internal.version == 4:
+                checks.refuse(
+                    _field_error(
+                        InvalidCIDRError,
+                        node.name,
+                        "internal_ip",
+                        value,
+                        f"{internal.ip} is the {which} address of {cidr_text(network)}, not a host address; "
+                        f"expected the node's own address with the prefix length of its network, such as "
+                        f"{network.network_address + 1}/{network.prefixlen}",
+                    )
+                )
+        other = internal_owner.get(internal.ip)
+        if other is not None:
+            checks.refuse(
+                OverlapError(
+                    f'node "{node.name}": field internal_ip has the value "{value}", whose address node "{other}" '
+                    "also has: traffic for it would reach only one of them; expected every node to have its own "
+                    "internal IP (or none)",
+                    "node",
+                    node.name,
+                    "internal_ip",
+                )
+            )
+        internal_owner.setdefault(internal.ip, node.name)
+        owner = pods.containing(internal.ip)
+        if owner is not None and owner[0] != node.name:
+            checks.refuse(
+                OverlapError(
+                    f'node "{node.name}": field internal_ip has the value "{value}", which is inside the pod CIDR '
+                    f'"{owner[1]}" of node "{owner[0]}": traffic to that pod address would be sent to '
+                    "this node instead; expected internal IPs outside every pod CIDR",
+                    "node",
+                    node.name,
+                    "internal_ip",
+                )
+            )
+    claimed: Dict[_Key, Tuple[str, str]] = {}
+    for peer in sorted(peers, key=lambda item: item.name):
+        for allowed in peer.allowed_ips:
+            key = _key(allowed)
+            first = claimed.get(key)
+            if first is not None and first[0] != peer.name:
+                checks.refuse(
+                    OverlapError(
+                        f'peer "{peer.name}": field allowed_ips has the value "{cidr_text(allowed)}", which peer '
+                        f'"{first[0]}" also claims ("{first[1]}"): WireGuard routes one address range to one peer '
+                        "only, so one of them would get no traffic; expected every peer to have its own allowed IPs",
+                        "peer",
+                        peer.name,
+                        "allowed_ips",
+                    )
+                )
+            claimed.setdefault(key, (peer.name, cidr_text(allowed)))
+
+
+def _field_error(cls: Type[TopologyError], name: str, field: str, value: str, expected: str) -> TopologyError:
+    return cls(describe("node", name, field, value, expected), "node", name, field)
+
+
+def _check_suspicious(checks: _Checks, nodes: Sequence[NodeSpec], services: Sequence[IPNetwork]) -> None:
+    """Warnings: input that works but is probably a mistake."""
+    pods = CidrIndex()
+    for node in nodes:
+        pods.add(node.pod_cidr, (node.name, node.pod_text))
+    for service in services:
+        owner = pods.overlapping(service)
+        if owner is not None:
+            checks.warn(
+                f'option service_cidrs: the service CIDR "{cidr_text(service)}" overlaps the pod CIDR "{owner[1]}" '
+                f'of node "{owner[0]}": service and pod addresses are routed differently; expected disjoint ranges'
+            )
+    without = sorted(node.name for node in nodes if not node.location)
+    if len(without) == 1 and len(nodes) > 1:
+        checks.warn(
+            f'node "{without[0]}": field location is empty while every other node has one: it forms a location '
+            "of its own (the default location); set its location (kilo_location) if that is not intended"
+        )
+    spellings: Dict[str, List[str]] = {}
+    for node in nodes:
+        if node.location:
+            names = spellings.setdefault(node.location.lower(), [])
+            if node.location not in names:
+                names.append(node.location)
+    for names in spellings.values():
+        if len(names) > 1:
+            listed = ", ".join(f'"{name}"' for name in sorted(names))
+            checks.warn(
+                f"field location: the locations {listed} differ only in case and are different locations (one "
+                "leader and one WireGuard IP each); use one spelling if they are meant to be one location"
+            )
+
+
+def _check_pool(pool: IPNetwork, count: int) -> None:
+    """An IPv4 pool must not hand out its broadcast address (Kilo's allocator would, docs/deviations.md row 1)."""
+    if pool.version != 4 or pool.prefixlen > 30 or count < pool.num_addresses - 1:
+        return
+    usable = pool.num_addresses - 2
+    raise SubnetTooSmallError(
+        f'option subnet: the WireGuard subnet "{cidr_text(pool)}" is too small: {count} segment(s) need '
+        f"{count} WireGuard IP(s) (network address + 1, + 2, ...) but it holds only {usable} besides its "
+        f"broadcast address {pool.broadcast_address}, which a leader cannot use; use a larger subnet such as "
+        "10.4.0.0/16",
+        "option",
+        "subnet",
+        "subnet",
+    )
+
+
 def _segments(
     groups: Dict[str, List[NodeSpec]],
     keys: Sequence[str],
@@ -635,7 +853,7 @@ def _segments(
 ) -> List[Segment]:
     members: List[List[NodeSpec]] = [sorted(groups[key], key=lambda node: node.name) for key in keys]
 
-    # allowed IPs without the WireGuard IP (SPEC 2.5) and the static part of filter rule 2
+    # allowed IPs without the WireGuard IP and the static part of filter rule 2
     base_allowed: List[List[str]] = []
     node_ranges = CidrIndex()
     for index, nodes in enumerate(members):
@@ -648,7 +866,7 @@ def _segments(
                 node_ranges.add(node.internal_ip.ip, index)
         base_allowed.append(allowed)
 
-    # location IPs: union, textual de-dup, sorted by text (SPEC 2.5)
+    # location IPs: union, textual de-dup, sorted by text
     location_ips: List[List[Tuple[str, IPInterface]]] = []
     present = CidrIndex()
     for index, nodes in enumerate(members):
@@ -666,7 +884,7 @@ def _segments(
         for text in peer.allowed_ips:
             peer_ranges.add(parse_interface(text).network, peer.name)
 
-    # allocation loop with the order-dependent location-IP filter (SPEC 2.8, 2.9)
+    # allocation loop with the order-dependent location-IP filter (docs/kilo/topology.md, "Allowed location IPs")
     segments = []
     for index, nodes in enumerate(members):
         wireguard_ip = wireguard_ips[index]

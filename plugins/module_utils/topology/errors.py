@@ -48,7 +48,7 @@ class InvalidEndpointError(InvalidFieldError):
 
 
 class InvalidKeepaliveError(InvalidFieldError):
-    """A persistent keepalive is negative or not an integer."""
+    """A persistent keepalive is negative, above 65535 or not an integer."""
 
 
 class InvalidPortError(InvalidFieldError):
@@ -72,7 +72,11 @@ class DuplicateKeyError(TopologyError):
 
 
 class OverlapError(TopologyError):
-    """Two address ranges that must be disjoint overlap."""
+    """Two address ranges that must be disjoint overlap (or two nodes/peers claim one address)."""
+
+
+class AddressFamilyError(InvalidFieldError):
+    """An address of the other IP family than the WireGuard subnet (routes would mix families)."""
 
 
 class SubnetTooSmallError(TopologyError):
@@ -94,3 +98,13 @@ def describe(kind: str, name: Any, field: str, value: Any, expected: str) -> str
     """The one message format of field errors: who, which field, what value, what is expected."""
     who = f'{kind} "{name}"' if name not in (None, "") else kind
     return f"{who}: field {field!s} has invalid value {value!r}: {expected}"
+
+
+def describe_key(kind: str, name: Any, field: str, expected: str) -> str:
+    """Like :func:`describe` for a WireGuard key field: the value is never part of the message.
+
+    Public, private and preshared keys are all left out (valid or not), so a message can be logged
+    or shown by Ansible without leaking a secret that was put into the wrong field.
+    """
+    who = f'{kind} "{name}"' if name not in (None, "") else kind
+    return f"{who}: field {field!s} has an invalid value (not shown, it is meant to be a key): {expected}"

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Graphviz DOT picture of a mesh, the same text ``kgctl graph`` prints (SPEC 5).
+"""Graphviz DOT picture of a mesh, the same text ``kgctl graph`` prints (docs/kilo/config-formats.md#kgctl-graph).
 
 Private to the collection; no stable API. Pure stdlib.
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Kubernetes Node and Peer objects -> engine node / peer dicts (SPEC 1.2-1.4).
+"""Kubernetes Node and Peer objects -> engine node / peer dicts (docs/kilo/annotations.md, docs/kilo/peers.md).
 
 Private to the collection, no stable API. Pure: stdlib only, works on plain dicts as returned by the
 Kubernetes API (``ApiClient.sanitize_for_serialization`` or ``kubectl get -o json``). It never talks
@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
+from .constants import DEFAULT_TOPOLOGY_LABEL
 from .parse import (
     ZERO_KEY,
     endpoint_problem,
@@ -24,32 +25,19 @@ from .parse import (
     parse_network,
 )
 from .parse import parse_key as _parse_key
+from .schema import (
+    ALLOWED_LOCATION_IPS,
+    ANNOTATION_PREFIX,
+    FORCE_ENDPOINT,
+    FORCE_INTERNAL_IP,
+    LEADER,
+    LOCATION,
+    NO_INTERNAL_IP,
+    PERSISTENT_KEEPALIVE,
+)
 
-ANNOTATION_PREFIX = "kilo.squat.ai/"
-DEFAULT_TOPOLOGY_LABEL = "topology.kubernetes.io/region"
 #: a node is ready only when its last check-in is strictly younger than this (2 x 30 s period)
 CHECK_IN_WINDOW = 60
-
-#: annotations an administrator sets (the kilo role manages exactly these)
-USER_ANNOTATIONS = (
-    "location",
-    "leader",
-    "force-endpoint",
-    "force-internal-ip",
-    "persistent-keepalive",
-    "allowed-location-ips",
-)
-#: annotations the agent writes about its own node (never touched by the collection)
-AGENT_ANNOTATIONS = (
-    "endpoint",
-    "internal-ip",
-    "key",
-    "last-seen",
-    "wireguard-ip",
-    "discovered-endpoints",
-    "granularity",
-    "cni-compatibility-ip",
-)
 
 _DECIMAL = re.compile(r"^[0-9]+$")
 _SIGNED_DECIMAL = re.compile(r"^[+-]?[0-9]+$")
@@ -70,7 +58,7 @@ def _parse_ip(text: str) -> Optional[_Address]:
 
 
 def parse_endpoint(text: Optional[str]) -> Optional[str]:
-    """The endpoint text form (SPEC 1.2 endpoint parser), or None when the value yields no endpoint.
+    """The endpoint text form (docs/kilo/annotations.md#endpoint-grammar), or None when the value yields no endpoint.
 
     IP endpoints are normalised (``[::ffff:1.2.3.4]:51820`` -> ``1.2.3.4:51820``); DNS endpoints are
     returned verbatim (``example.com:051820`` stays so).
@@ -141,7 +129,7 @@ def _discovered_endpoints(text: Optional[str]) -> Dict[str, str]:
 
 
 def node_fields(obj: Mapping[str, Any], topology_label: str = DEFAULT_TOPOLOGY_LABEL) -> Dict[str, Any]:
-    """Every field Kilo reads from a Node (SPEC 1.1/1.2), ready or not.
+    """Every field Kilo reads from a Node (docs/kilo/annotations.md#node-record), ready or not.
 
     Returns the engine node dict fields plus ``last_seen`` (int), ``wireguard_ip``,
     ``granularity`` and ``key_valid`` (False for a missing, unparsable or all-zero key).
@@ -151,25 +139,25 @@ def node_fields(obj: Mapping[str, Any], topology_label: str = DEFAULT_TOPOLOGY_L
     labels = metadata.get("labels") or {}
     spec = obj.get("spec") or {}
 
-    endpoint = parse_endpoint(_annotation(annotations, "force-endpoint"))
+    endpoint = parse_endpoint(_annotation(annotations, FORCE_ENDPOINT))
     if endpoint is None:
         endpoint = parse_endpoint(_annotation(annotations, "endpoint"))
 
-    force_internal = _annotation(annotations, "force-internal-ip")
-    if force_internal in ("", "-"):
+    force_internal = _annotation(annotations, FORCE_INTERNAL_IP)
+    if force_internal in ("", NO_INTERNAL_IP):
         internal_ip = None
     else:
         internal_ip = parse_cidr(force_internal)
         if internal_ip is None:
             internal_ip = parse_cidr(_annotation(annotations, "internal-ip"))
 
-    location = _annotation(annotations, "location")
+    location = _annotation(annotations, LOCATION)
     if location is None:
         location = str(labels.get(topology_label, ""))
 
     key = parse_key(_annotation(annotations, "key"))
 
-    allowed = _annotation(annotations, "allowed-location-ips")
+    allowed = _annotation(annotations, ALLOWED_LOCATION_IPS)
     allowed_location_ips = [] if allowed is None else [c for c in map(parse_cidr, allowed.split(",")) if c]
 
     last_seen_text = _annotation(annotations, "last-seen")
@@ -183,8 +171,8 @@ def node_fields(obj: Mapping[str, Any], topology_label: str = DEFAULT_TOPOLOGY_L
         "internal_ip": internal_ip,
         "pod_cidr": _network(spec.get("podCIDR")),
         "public_key": key,
-        "leader": _annotation(annotations, "leader") is not None,
-        "persistent_keepalive": _parse_int64(_annotation(annotations, "persistent-keepalive")),
+        "leader": _annotation(annotations, LEADER) is not None,
+        "persistent_keepalive": _parse_int64(_annotation(annotations, PERSISTENT_KEEPALIVE)),
         "allowed_location_ips": allowed_location_ips,
         "discovered_endpoints": _discovered_endpoints(_annotation(annotations, "discovered-endpoints")),
         "last_seen": last_seen,
@@ -209,7 +197,7 @@ ENGINE_NODE_FIELDS = (
 
 
 def node_ready(fields: Mapping[str, Any], now: Optional[float]) -> bool:
-    """SPEC 1.3. ``now=None`` skips the last-seen check (for offline snapshots)."""
+    """docs/kilo/annotations.md#readiness. ``now=None`` skips the last-seen check (for offline snapshots)."""
     if not fields.get("endpoint") or not fields.get("key_valid") or not fields.get("pod_cidr"):
         return False
     return now is None or now - int(fields.get("last_seen") or 0) < CHECK_IN_WINDOW
@@ -218,7 +206,8 @@ def node_ready(fields: Mapping[str, Any], now: Optional[float]) -> bool:
 def node_from_k8s(
     obj: Mapping[str, Any], topology_label: str = DEFAULT_TOPOLOGY_LABEL, now: Optional[float] = None
 ) -> Optional[Dict[str, Any]]:
-    """The engine node dict for a ready Node, or None when Kilo would leave the node out (SPEC 1.3).
+    """The engine node dict for a ready Node, or None when Kilo would leave the node out
+    (docs/kilo/annotations.md#readiness).
 
     ``now`` is the current Unix time; None disables the last-seen freshness check.
     """
@@ -301,7 +290,8 @@ def peer_from_k8s(obj: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def subnet_hint(objs: List[Mapping[str, Any]]) -> Optional[str]:
-    """The pool kgctl would infer: network of the last listed node's valid ``wireguard-ip`` (SPEC 8.13)."""
+    """The pool kgctl would infer: network of the last listed node's valid ``wireguard-ip``
+    (docs/kilo/config-formats.md#subnet-inference)."""
     hint = None
     for obj in objs:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
@@ -309,3 +299,11 @@ def subnet_hint(objs: List[Mapping[str, Any]]) -> Optional[str]:
         if network is not None:
             hint = network
     return hint
+
+
+def granularity_hint(objs: List[Mapping[str, Any]], topology_label: str = DEFAULT_TOPOLOGY_LABEL) -> Optional[str]:
+    """The granularity of kgctl's ``auto`` mode: the ``granularity`` annotation of the first listed Node
+    (ready or not), or None when it has no valid one (see docs/deviations.md, item 12)."""
+    if not objs:
+        return None
+    return node_fields(objs[0], topology_label)["granularity"]

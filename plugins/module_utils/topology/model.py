@@ -1,32 +1,31 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Frozen data classes of the topology engine.
+"""Frozen data classes of the topology engine: data and look-ups, no views.
 
-``build_topology`` (build.py) fills them in one pass; the methods of :class:`Topology` only look
-data up and hand it to render.py / routes.py, so each node's view is cheap.
+``build_topology`` (build.py) fills them in one pass. This module imports none of render.py,
+routes.py, graph.py or views.py: those import it (see views.py).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
+from .constants import INTERFACE_NAME, KILO_TABLE
 from .errors import NotLeaderError, UnknownNameError
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-GRANULARITIES = ("location", "full", "cross")
 ENCAPSULATIONS = ("never", "crosssubnet", "always")
 COMPATIBILITIES = (None, "flannel", "cilium")
 #: device names used in route dicts; ``private`` is the interface that holds the internal IP
-WIREGUARD_DEVICE = "kilo0"
+WIREGUARD_DEVICE = INTERFACE_NAME
 PRIVATE_DEVICE = "private"
 TUNNEL_DEVICE = "tunl0"
 FLANNEL_DEVICE = "flannel.1"
-KILO_TABLE = 1107
 
 
 def cidr_text(value: Union[IPInterface, IPNetwork]) -> str:
@@ -37,7 +36,7 @@ def cidr_text(value: Union[IPInterface, IPNetwork]) -> str:
 
 
 def single_cidr(address: IPAddress) -> str:
-    """Single-address CIDR of an IP: /32 for IPv4, /128 for IPv6 (SPEC 2.1)."""
+    """Single-address CIDR of an IP: /32 for IPv4, /128 for IPv6 (docs/kilo/topology.md#public-addresses)."""
     return f"{address}/{address.max_prefixlen}"
 
 
@@ -64,7 +63,8 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """A validated node (SPEC 1.1); pod CIDR reduced to its network, internal IP with host bits."""
+    """A validated node (docs/kilo/annotations.md#node-record); pod CIDR reduced to its network, internal IP with host
+    bits."""
 
     name: str
     location: str
@@ -104,7 +104,7 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class PeerSpec:
-    """A validated peer (SPEC 1.4); allowed IPs in spec order with host bits."""
+    """A validated peer (docs/kilo/peers.md#from-a-peer-to-a-mesh-peer); allowed IPs in spec order with host bits."""
 
     name: str
     allowed_ips: Tuple[IPInterface, ...]
@@ -130,7 +130,7 @@ class PeerSpec:
 
 @dataclass(frozen=True)
 class Segment:
-    """A group of nodes that shares one leader and one WireGuard IP (SPEC 2.2-2.9).
+    """A group of nodes that shares one leader and one WireGuard IP (docs/kilo/topology.md).
 
     ``allowed_ips``: per node pod CIDR then internal IP/32 (name order), then the WireGuard IP/32.
     ``allowed_location_ips``: the filtered location IPs (text, sorted, host bits kept).
@@ -192,7 +192,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Peer:
-    """A peer as the mesh sees it: its spec plus its de-duplicated allowed IPs (SPEC 2.6)."""
+    """A peer as the mesh sees it: its spec plus its de-duplicated allowed IPs
+    (docs/kilo/topology.md#peer-de-duplication)."""
 
     spec: PeerSpec
     allowed_ips: Tuple[str, ...]
@@ -237,7 +238,8 @@ class WgPeer:
 
 @dataclass(frozen=True)
 class Route:
-    """A route (SPEC 4.2). ``dev`` is kilo0, private (the internal-IP interface), tunl0 or flannel.1."""
+    """A route (docs/kilo/routes.md#routes). ``dev`` is kilo0, private (the internal-IP interface), tunl0 or
+    flannel.1."""
 
     dst: str
     dev: str
@@ -259,7 +261,7 @@ class Route:
 
 @dataclass(frozen=True)
 class Rule:
-    """A policy rule ``[from SRC] [iif IIF] to DST lookup TABLE`` (SPEC 4.2)."""
+    """A policy rule ``[from SRC] [iif IIF] to DST lookup TABLE`` (docs/kilo/routes.md#routes)."""
 
     dst: str
     table: int = KILO_TABLE
@@ -275,8 +277,12 @@ def _opt_str(value: Any) -> Optional[str]:
 
 
 @dataclass(frozen=True)
-class Topology:
-    """The whole mesh, computed once. Views of single nodes and peers are cheap look-ups."""
+class TopologyData:
+    """The whole mesh, computed once: data and look-ups only.
+
+    Its views (configurations, routes, lookup output, graph) live in render.py, routes.py, graph.py
+    and views.py, which import this module; ``build_topology`` returns a :class:`.views.Topology`.
+    """
 
     granularity: str
     port: int
@@ -288,6 +294,8 @@ class Topology:
     discovered: Dict[str, Endpoint] = field(compare=False, repr=False)
     nodes_by_name: Dict[str, NodeSpec] = field(compare=False, repr=False)
     peers_by_name: Dict[str, Peer] = field(compare=False, repr=False)
+    #: input that works but is probably a mistake (build.py); one message per problem, for the user
+    warnings: Tuple[str, ...] = field(default=(), compare=False)
     #: memo of shared, immutable route chunks (routes.py); never part of equality
     cache: Dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -320,152 +328,16 @@ class Topology:
         return self.segment_of(name).leader.name == name
 
     def wireguard_cidr(self, name: str) -> str:
-        """The node's interface address: WireGuard IP with the pool's prefix length, or the pool (SPEC 2.8)."""
+        """The node's interface address: WireGuard IP with the pool's prefix length, or the pool
+        (docs/kilo/topology.md#wireguard-ip-allocation)."""
         segment = self.segment_of(name)
         if segment.leader.name == name:
             return f"{segment.wireguard_ip}/{self.subnet.prefixlen}"
         return cidr_text(self.subnet)
 
-    def _require_leader(self, name: str) -> Segment:
+    def require_leader(self, name: str) -> Segment:
+        """The node's segment; raises NotLeaderError when NAME does not lead it."""
         segment = self.segment_of(name)
         if segment.leader.name != name:
             raise NotLeaderError(f'Node "{name}" is not a leader node', "node", name)
         return segment
-
-    # -- configurations -------------------------------------------------------------------------
-    def node_peers(self, name: str) -> List[WgPeer]:
-        """The ``[Peer]`` sections of ``kgctl showconf node NAME`` (raises NotLeaderError)."""
-        from .render import node_sections
-
-        self._require_leader(name)
-        return node_sections(self, name)
-
-    def node_conf(self, name: str, private_key: Optional[str] = None) -> str:
-        """``kgctl showconf node NAME`` byte for byte; with ``private_key`` the agent's form."""
-        from .render import render_conf
-
-        peers = self.node_peers(name)
-        return render_conf(peers, listen_port=self.port, private_key=private_key, interface=True)
-
-    def peer_sections(self, name: str) -> List[WgPeer]:
-        from .render import peer_sections
-
-        return peer_sections(self, self.peer(name))
-
-    def peer_conf(self, name: str) -> str:
-        """``kgctl showconf peer NAME`` byte for byte."""
-        from .render import render_conf
-
-        return render_conf(self.peer_sections(name))
-
-    def node_as_peer(self, name: str, allowed_ips: Sequence[str] = (), output: str = "wireguard") -> str:
-        """``kgctl showconf node NAME --as-peer --allowed-ips ... -o OUTPUT`` (fixed YAML/JSON, see deviations)."""
-        from .render import node_as_peer
-
-        self._require_leader(name)
-        return node_as_peer(self, name, allowed_ips, output)
-
-    def peer_as_peer(self, name: str, allowed_ips: Sequence[str] = (), output: str = "wireguard") -> str:
-        """``kgctl showconf peer NAME --as-peer --allowed-ips ... -o OUTPUT``."""
-        from .render import peer_as_peer
-
-        return peer_as_peer(self, self.peer(name), allowed_ips, output)
-
-    def peer_client_conf(
-        self,
-        name: str,
-        private_key: Optional[str] = None,
-        address: Union[None, str, Sequence[str]] = None,
-        dns: Union[None, str, Sequence[str]] = None,
-        mtu: Optional[int] = None,
-    ) -> str:
-        """The wg-quick file the peer NAME needs: ``[Interface]`` then the showconf-peer sections."""
-        from .render import peer_client_conf
-
-        return peer_client_conf(self, self.peer(name), private_key, address, dns, mtu)
-
-    # -- routes ---------------------------------------------------------------------------------
-    def routes(
-        self,
-        name: str,
-        encapsulate: str = "never",
-        local: bool = True,
-        compatibility: Optional[str] = None,
-    ) -> List[Dict[str, Any]]:
-        """Routes the agent would install on NAME (SPEC 4.2), as dicts."""
-        from .routes import node_routes
-
-        routes, _rules = node_routes(self, name, encapsulate, local, compatibility)
-        return [route.to_dict() for route in routes]
-
-    def rules(
-        self,
-        name: str,
-        encapsulate: str = "never",
-        local: bool = True,
-        compatibility: Optional[str] = None,
-    ) -> List[Dict[str, Any]]:
-        """Policy rules (table 1107) the agent would install on NAME (SPEC 4.2), as dicts."""
-        from .routes import node_routes
-
-        _routes, rules = node_routes(self, name, encapsulate, local, compatibility)
-        return [rule.to_dict() for rule in rules]
-
-    # -- JSON-safe views ------------------------------------------------------------------------
-    def node_view(self, name: str, routes: bool = True) -> Dict[str, Any]:
-        """One node of the lookup output (docs/architecture.md).
-
-        Route dicts may be shared between nodes: treat the result as read-only. ``routes=False``
-        leaves ``routes``/``rules`` empty (a follower has a route per remote pod CIDR, so the routes
-        of all nodes grow with the square of the cluster size).
-        """
-        from .render import render_conf
-        from .routes import node_route_dicts
-
-        segment = self.segment_of(name)
-        is_leader = segment.leader.name == name
-        peers: List[WgPeer] = self.node_peers(name) if is_leader else []
-        route_dicts, rules = node_route_dicts(self, name, "never", True, None) if routes else ([], [])
-        address = self.wireguard_cidr(name) if is_leader else None
-        return {
-            "conf": render_conf(peers, listen_port=self.port, interface=True) if is_leader else "",
-            "wireguard_ip": address,
-            "leader": segment.leader.name,
-            "is_leader": is_leader,
-            "segment": segment.key,
-            "location": self.nodes_by_name[name].location,
-            "interface": {"address": address, "listen_port": self.port} if is_leader else None,
-            "peers": [peer.to_dict() for peer in peers],
-            "routes": route_dicts,
-            "rules": rules,
-        }
-
-    def peer_view(self, name: str) -> Dict[str, Any]:
-        peer = self.peer(name)
-        return {"conf": self.peer_conf(name), "allowed_ips": list(peer.spec.allowed_ips_text)}
-
-    def to_dict(self, routes: bool = True) -> Dict[str, Any]:
-        """The lookup output: ``nodes`` and ``peers`` views plus ``segments`` and the options."""
-        return {
-            "nodes": {name: self.node_view(name, routes) for name in self.node_names},
-            "peers": {peer.name: self.peer_view(peer.name) for peer in self.peers},
-            "segments": [segment.to_dict() for segment in self.segments],
-            "granularity": self.granularity,
-            "port": self.port,
-            "subnet": cidr_text(self.subnet),
-            "service_cidrs": [cidr_text(cidr) for cidr in self.service_cidrs],
-        }
-
-    def graph(self) -> str:
-        """Graphviz DOT like ``kgctl graph`` (graph.py)."""
-        from .graph import graph_from_dict, render_dot
-
-        data = {
-            "subnet": cidr_text(self.subnet),
-            "segments": [segment.to_dict() for segment in self.segments],
-            "peers": [
-                {"name": peer.name, "endpoint": peer.endpoint.text if peer.endpoint is not None else None}
-                for peer in self.peers
-            ],
-        }
-        return render_dot(graph_from_dict(data))

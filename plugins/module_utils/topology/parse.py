@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Parsers for endpoints, CIDRs, keys and small integers, following Kilo's rules (SPEC 1.2).
+"""Parsers for endpoints, CIDRs, keys and small integers, following Kilo's rules.
 
-Each ``*_problem`` helper returns ``(value, None)`` or ``(None, reason)``; the ``parse_*`` helpers
-raise plain :class:`ValueError` with the reason. build.py turns reasons into TopologyErrors that
-name the node/peer and field.
+Kilo's endpoint grammar is described in docs/kilo/annotations.md (section "Endpoint grammar"); where
+this parser is stricter, docs/deviations.md says why.
+
+The one endpoint grammar and the one WireGuard key parser of the collection: the engine, the
+Kubernetes reader (kube.py), the node-side helpers (``_wireguard.py``), the modules and the filters
+all use these. Each ``*_problem`` helper returns ``(value, None)`` or ``(None, reason)``; the
+``parse_*`` helpers raise plain :class:`ValueError` with the reason, which never contains a key.
+build.py turns reasons into TopologyErrors that name the node/peer and field.
 """
 
 from __future__ import annotations
@@ -13,16 +18,22 @@ import base64
 import binascii
 import ipaddress
 import re
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
+from .constants import KEY_BYTES, KEY_LENGTH
 from .model import Endpoint, IPAddress, IPInterface, IPNetwork
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _DIGITS = re.compile(r"^[0-9]+$")
 _DOTTED_QUAD = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$")
-_KEY_BYTES = 32
-ZERO_KEY = base64.b64encode(bytes(_KEY_BYTES)).decode("ascii")
+ZERO_KEY = base64.b64encode(bytes(KEY_BYTES)).decode("ascii")
+#: kind -> (what it is, the command that prints one)
+KEY_KINDS = {
+    "public": ("public key", "wg pubkey"),
+    "private": ("private key", "wg genkey"),
+    "preshared": ("preshared key", "wg genpsk"),
+}
 
 
 def is_dns_subdomain(text: str) -> bool:
@@ -79,7 +90,8 @@ def ip_endpoint_text(address: IPAddress, port: int) -> str:
 
 
 def endpoint_problem(text: str) -> Tuple[Optional[Endpoint], Optional[str]]:
-    """Kilo's endpoint parser (SPEC 1.2): an IP endpoint, a DNS endpoint, or why it is neither."""
+    """Kilo's endpoint parser (docs/kilo/annotations.md#endpoint-grammar): an IP endpoint, a DNS endpoint, or why it is
+    neither."""
     if text == "":
         return None, "it is empty"
     parts, reason = split_host_port(text)
@@ -94,6 +106,14 @@ def endpoint_problem(text: str) -> Tuple[Optional[Endpoint], Optional[str]]:
     address = ip_literal(host)
     if address is not None:
         return Endpoint(text=ip_endpoint_text(address, port), port=port, ip=address), None
+    if _DOTTED_QUAD.match(host):
+        # Kilo would take it for a DNS name; a resolver reads 051 as octal 41 and dials another host
+        if any(len(part) > 1 and part.startswith("0") for part in host.split(".")):
+            return None, (
+                f"host {host!r} is an IPv4 address with leading zeros, which resolvers read as octal; "
+                "write it without leading zeros (e.g. 198.51.100.2)"
+            )
+        return None, f"host {host!r} is not an IPv4 address (four numbers 0-255) nor a DNS name"
     if is_dns_subdomain(host):
         return Endpoint(text=text, port=port, dns=host), None
     if "%" in host:
@@ -144,19 +164,36 @@ def parse_network(text: str) -> IPNetwork:
     return parse_interface(text).network
 
 
-def parse_key(text: str) -> str:
-    """A WireGuard key: standard base64 with padding (44 characters) of 32 bytes, not all zeros."""
+def key_hint(kind: str = "public") -> str:
+    """What a key of ``kind`` (public, private, preshared) looks like, for error messages."""
+    what, tool = KEY_KINDS[kind]
+    return (
+        f"expected a WireGuard {what}: {KEY_LENGTH} characters of standard base64 encoding {KEY_BYTES} bytes ({tool})"
+    )
+
+
+def decode_key(text: Any) -> bytes:
+    """The raw bytes of a WireGuard key (standard base64 with padding of 32 bytes); raises ValueError.
+
+    The reason never contains the text: it may be a private or preshared key.
+    """
     if not isinstance(text, str):
         raise ValueError("not a string")
-    if len(text) != 44:
-        raise ValueError(f"it is {len(text)} characters long, a key is 44")
+    if len(text) != KEY_LENGTH:
+        raise ValueError(f"it is {len(text)} characters long, a key is {KEY_LENGTH}")
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("it is not standard base64") from None
-    if len(raw) != _KEY_BYTES:
-        raise ValueError(f"it decodes to {len(raw)} bytes, a key is 32")
-    if raw == bytes(_KEY_BYTES):
+    if len(raw) != KEY_BYTES:
+        raise ValueError(f"it decodes to {len(raw)} bytes, a key is {KEY_BYTES}")
+    return raw
+
+
+def parse_key(text: Any, allow_zero: bool = False) -> str:
+    """A WireGuard key; the all-zero key (which WireGuard ignores) only with ``allow_zero``."""
+    raw = decode_key(text)
+    if raw == bytes(KEY_BYTES) and not allow_zero:
         raise ValueError("it is the all-zero key")
     return text
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Text output: ``wg setconf`` configurations like ``kgctl showconf`` (SPEC 3), wg-quick client files,
-and the ``--as-peer`` Peer objects as JSON or YAML (own tiny YAML emitter, stdlib only).
+"""Text output: ``wg setconf`` configurations like ``kgctl showconf`` (docs/kilo/config-formats.md), wg-quick
+client files, and the ``--as-peer`` Peer objects as JSON or YAML (own tiny YAML emitter, stdlib only).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from .model import Endpoint, Peer, WgPeer, cidr_text
 from .parse import parse_interface
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Topology
+    from .model import TopologyData as Topology
 
 OUTPUTS = ("wireguard", "json", "yaml")
+PEER_API_VERSION = "kilo.squat.ai/v1alpha1"
 
 
 # --------------------------------------------------------------------------------------------
-# wg setconf text (SPEC 3.1)
+# wg setconf text (docs/kilo/config-formats.md#setconf-grammar)
 # --------------------------------------------------------------------------------------------
 def render_peer(peer: WgPeer) -> List[str]:
     lines = ["[Peer]"]
@@ -37,6 +38,38 @@ def render_peer(peer: WgPeer) -> List[str]:
     return lines
 
 
+def interface_lines(
+    address: Sequence[str] = (),
+    private_key: Optional[str] = None,
+    listen_port: Optional[int] = None,
+    dns: Sequence[str] = (),
+    mtu: Optional[int] = None,
+    table: Optional[str] = None,
+    post_up: Sequence[str] = (),
+) -> List[str]:
+    """The lines under ``[Interface]``, the one place that knows them and their order.
+
+    Address, PrivateKey, ListenPort, DNS, MTU, Table, PostUp; unset fields print nothing. ``kgctl
+    showconf node`` prints PrivateKey then ListenPort; Address, DNS, MTU, Table and PostUp are
+    wg-quick fields (client files, the node's wg-quick file of kilo.mesh.wireguard_interface).
+    """
+    lines = []
+    if address:
+        lines.append("Address = " + ", ".join(address))
+    if private_key:
+        lines.append(f"PrivateKey = {private_key}")
+    if listen_port is not None:
+        lines.append(f"ListenPort = {listen_port}")
+    if dns:
+        lines.append("DNS = " + ", ".join(dns))
+    if mtu is not None:
+        lines.append(f"MTU = {mtu}")
+    if table is not None:
+        lines.append(f"Table = {table}")
+    lines.extend(f"PostUp = {command}" for command in post_up)
+    return lines
+
+
 def render_conf(
     peers: Sequence[WgPeer],
     listen_port: Optional[int] = None,
@@ -44,25 +77,26 @@ def render_conf(
     interface: bool = False,
     interface_lines: Optional[Sequence[str]] = None,
 ) -> str:
-    """SPEC 3.1 grammar. ``interface=True`` prints ``[Interface]`` (PrivateKey if given, ListenPort);
-    ``interface_lines`` replaces the lines under ``[Interface]`` (wg-quick client files)."""
+    """Configuration text (docs/kilo/config-formats.md#setconf-grammar). ``interface=True`` prints
+    ``[Interface]`` (PrivateKey if given, ListenPort); ``interface_lines`` (from :func:`interface_lines`)
+    replaces the lines under ``[Interface]`` (wg-quick client files)."""
     blocks: List[List[str]] = []
     if interface or interface_lines is not None:
         head = ["[Interface]"]
         if interface_lines is not None:
             head.extend(interface_lines)
         else:
-            if private_key:
-                head.append(f"PrivateKey = {private_key}")
-            if listen_port is not None:
-                head.append(f"ListenPort = {listen_port}")
+            head.extend(_interface_lines(private_key=private_key, listen_port=listen_port))
         blocks.append(head)
     blocks.extend(render_peer(peer) for peer in peers)
     return "\n".join("\n".join(block) + "\n" for block in blocks)
 
 
+_interface_lines = interface_lines
+
+
 # --------------------------------------------------------------------------------------------
-# sections of kgctl showconf node / peer (SPEC 2.10, 2.11, 3.2, 3.3)
+# sections of kgctl showconf node / peer (docs/kilo/config-formats.md#showconf-node, #showconf-peer)
 # --------------------------------------------------------------------------------------------
 def effective_endpoint(
     discovered: Mapping[str, Endpoint],
@@ -71,11 +105,12 @@ def effective_endpoint(
     keepalive: int,
     configured: Optional[Endpoint],
 ) -> Optional[Endpoint]:
-    """The endpoint Kilo uses for a remote segment or peer (SPEC 2.10, ``updateEndpoint``).
+    """The endpoint Kilo uses for a remote segment or peer (docs/kilo/topology.md#endpoint-choice).
 
     The remote side's keepalive decides whether its discovered endpoint is used: the local node's
-    own discovered endpoints (``local``) first, then the cluster-wide map (SPEC 2.7). The route
-    rule of SPEC 4.2 compares against this same endpoint.
+    own discovered endpoints (``local``) first, then the cluster-wide map
+    (docs/kilo/topology.md#discovered-endpoints). The route rule of docs/kilo/routes.md#routes compares
+    against this same endpoint.
     """
     if keepalive:
         found = local.get(public_key) or discovered.get(public_key)
@@ -121,6 +156,17 @@ def node_sections(topo: Topology, name: str) -> List[WgPeer]:
     return sections
 
 
+def node_conf(topo: Topology, name: str, private_key: Optional[str] = None) -> str:
+    """``kgctl showconf node NAME`` byte for byte (raises NotLeaderError); with ``private_key`` the agent's form."""
+    topo.require_leader(name)
+    return render_conf(node_sections(topo, name), listen_port=topo.port, private_key=private_key, interface=True)
+
+
+def peer_conf(topo: Topology, name: str) -> str:
+    """``kgctl showconf peer NAME`` byte for byte."""
+    return render_conf(peer_sections(topo, topo.peer(name)))
+
+
 def _peer_section(
     topo: Topology, local: Mapping[str, Endpoint], peer: Peer, keepalive: int, preshared_key: Optional[str]
 ) -> WgPeer:
@@ -155,7 +201,7 @@ def peer_sections(topo: Topology, peer: Peer) -> List[WgPeer]:
 
 
 # --------------------------------------------------------------------------------------------
-# --as-peer (SPEC 3.4)
+# --as-peer (docs/kilo/config-formats.md#as-peer)
 # --------------------------------------------------------------------------------------------
 def _extra_ips(allowed_ips: Union[str, Sequence[str]]) -> List[str]:
     if isinstance(allowed_ips, str):
@@ -191,6 +237,28 @@ def _check_output(output: str) -> None:
         )
 
 
+def peer_document(
+    name: str,
+    allowed_ips: Sequence[str],
+    endpoint: Optional[Endpoint],
+    public_key: str,
+    keepalive: int = 0,
+    preshared_key: Optional[str] = None,
+) -> Dict[str, Any]:
+    """A Kilo ``Peer`` object (kilo.squat.ai/v1alpha1) as a dict: what ``--as-peer`` prints, what
+    kilo.mesh.peer sends to the cluster. Zero keepalive and no preshared key leave their fields out."""
+    spec: Dict[str, Any] = {"allowedIPs": list(allowed_ips)}
+    if endpoint is not None:
+        dns_or_ip = {"dns": endpoint.dns} if endpoint.dns is not None else {"ip": str(endpoint.ip)}
+        spec["endpoint"] = {"dnsOrIP": dns_or_ip, "port": endpoint.port}
+    if keepalive > 0:
+        spec["persistentKeepalive"] = keepalive
+    if preshared_key:
+        spec["presharedKey"] = preshared_key
+    spec["publicKey"] = public_key
+    return {"kind": "Peer", "apiVersion": PEER_API_VERSION, "metadata": {"name": name}, "spec": spec}
+
+
 def _as_peer(
     name: str,
     allowed_ips: Sequence[str],
@@ -209,16 +277,7 @@ def _as_peer(
             preshared_key=preshared_key,
         )
         return render_conf([section])
-    spec: Dict[str, Any] = {"allowedIPs": list(allowed_ips)}
-    if endpoint is not None:
-        dns_or_ip = {"dns": endpoint.dns} if endpoint.dns is not None else {"ip": str(endpoint.ip)}
-        spec["endpoint"] = {"dnsOrIP": dns_or_ip, "port": endpoint.port}
-    if keepalive > 0:
-        spec["persistentKeepalive"] = keepalive
-    if preshared_key:
-        spec["presharedKey"] = preshared_key
-    spec["publicKey"] = public_key
-    document = {"kind": "Peer", "apiVersion": "kilo.squat.ai/v1alpha1", "metadata": {"name": name}, "spec": spec}
+    document = peer_document(name, allowed_ips, endpoint, public_key, keepalive, preshared_key)
     if output == "json":
         return to_go_json(document)
     return to_yaml(document)
@@ -257,8 +316,9 @@ def peer_client_conf(
     address: Union[None, str, Sequence[str]],
     dns: Union[None, str, Sequence[str]],
     mtu: Optional[int],
+    listen_port: Optional[int] = None,
 ) -> str:
-    """wg-quick file for the peer: Address, PrivateKey, DNS, MTU, then the showconf-peer sections."""
+    """wg-quick file for the peer: :func:`interface_lines`, then the showconf-peer sections."""
     addresses = _words(address) or list(peer.spec.allowed_ips_text)
     for text in addresses:
         try:
@@ -271,26 +331,30 @@ def peer_client_conf(
                 peer.name,
                 "address",
             ) from None
-    lines = ["Address = " + ", ".join(addresses)]
-    if private_key:
-        lines.append(f"PrivateKey = {private_key}")
-    servers = _words(dns)
-    if servers:
-        lines.append("DNS = " + ", ".join(servers))
-    if mtu is not None:
-        if isinstance(mtu, bool) or not isinstance(mtu, int) or not 576 <= mtu <= 65535:
-            raise InvalidFieldError(
-                f'peer "{peer.name}": field mtu has invalid value {mtu!r}: expected an integer 576-65535',
-                "peer",
-                peer.name,
-                "mtu",
-            )
-        lines.append(f"MTU = {mtu}")
+    if mtu is not None and (isinstance(mtu, bool) or not isinstance(mtu, int) or not 576 <= mtu <= 65535):
+        raise InvalidFieldError(
+            f'peer "{peer.name}": field mtu has invalid value {mtu!r}: expected an integer 576-65535',
+            "peer",
+            peer.name,
+            "mtu",
+        )
+    if listen_port is not None and (
+        isinstance(listen_port, bool) or not isinstance(listen_port, int) or not 1 <= listen_port <= 65535
+    ):
+        raise InvalidFieldError(
+            f'peer "{peer.name}": field listen_port has invalid value {listen_port!r}: expected an integer 1-65535',
+            "peer",
+            peer.name,
+            "listen_port",
+        )
+    lines = interface_lines(
+        address=addresses, private_key=private_key, listen_port=listen_port, dns=_words(dns), mtu=mtu
+    )
     return render_conf(peer_sections(topo, peer), interface_lines=lines)
 
 
 # --------------------------------------------------------------------------------------------
-# JSON like Go's json.MarshalIndent, YAML like sigs.k8s.io/yaml (SPEC 3.4)
+# JSON like Go's json.MarshalIndent, YAML like sigs.k8s.io/yaml (docs/kilo/config-formats.md#as-peer)
 # --------------------------------------------------------------------------------------------
 def to_go_json(document: Any) -> str:
     """Two-space indented JSON, HTML characters escaped like Go, no trailing newline."""

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Routes and policy rules the Kilo agent installs on a node (SPEC 4.1, 4.2).
+"""Routes and policy rules the Kilo agent installs on a node (docs/kilo/routes.md).
 
 Devices in the result: ``kilo0`` (WireGuard), ``private`` (the interface holding the node's
 internal IP; the role resolves its real name), ``tunl0`` (IPIP) or ``flannel.1`` (flannel mode).
@@ -15,12 +15,12 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from .constants import KILO_TABLE
 from .errors import InvalidFieldError
 from .model import (
     COMPATIBILITIES,
     ENCAPSULATIONS,
     FLANNEL_DEVICE,
-    KILO_TABLE,
     PRIVATE_DEVICE,
     TUNNEL_DEVICE,
     WIREGUARD_DEVICE,
@@ -33,7 +33,7 @@ from .model import (
 from .render import effective_endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Topology
+    from .model import TopologyData as Topology
 
 
 class _Chunk:
@@ -71,14 +71,14 @@ class _Local:
         self._decisions: Dict[Optional[str], bool] = {}
 
     def gateway(self, node: NodeSpec) -> Optional[str]:
-        """The "node gateway" used to reach ``node`` inside the location (SPEC 4.1)."""
+        """The "node gateway" used to reach ``node`` inside the location (docs/kilo/routes.md#encapsulation)."""
         if self.compatibility in ("flannel", "cilium"):
             return str(node.pod_cidr.network_address)
         return node.internal_address
 
     def encapsulates(self, gateway: Optional[str]) -> bool:
         """IPIP applies: always, or crosssubnet with the gateway outside the local network; never
-        for a node without internal IP (SPEC 2.12, 4.1)."""
+        for a node without internal IP (docs/kilo/routes.md#encapsulation)."""
         decision = self._decisions.get(gateway)
         if decision is None:
             internal = self.node.internal_ip
@@ -123,7 +123,7 @@ def _check(encapsulate: str, compatibility: Optional[str]) -> None:
 def _local_nodes(
     topo: Topology, ctx: _Local, segment: Segment, local: bool, leader: bool, rules: List[Rule]
 ) -> List[_Chunk]:
-    """Routes to the other nodes of the own segment (SPEC 4.2)."""
+    """Routes to the other nodes of the own segment (docs/kilo/routes.md#routes)."""
     node = ctx.node
     chunks: List[_Chunk] = []
     if local and node.internal_ip is not None and ctx.encapsulate == "never":
@@ -248,7 +248,8 @@ def _leader_chunks(topo: Topology, ctx: _Local, own: Segment, local: bool, rules
 
 def _remote_via_wg(segment: Segment, src: Optional[str], leader_ip: Optional[IPAddress]) -> List[Route]:
     """Leader: another segment's pod CIDRs, internal IPs (except ``leader_ip``, the IP of the
-    segment's effective endpoint, SPEC 2.10) and location IPs via that segment's WireGuard IP."""
+    segment's effective endpoint, docs/kilo/topology.md#endpoint-choice) and location IPs via that segment's
+    WireGuard IP."""
     via = str(segment.wireguard_ip)
     routes = []
     for member in segment.nodes:

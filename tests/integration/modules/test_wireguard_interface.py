@@ -326,7 +326,9 @@ def test_removed_peer_loses_its_routes_and_foreign_routes_stay(mesh):
 @pytest.mark.parametrize(
     ("bad_peer", "expected"),
     [
-        pytest.param({"public_key": "not-a-key"}, r"peers\[1\] \(broken\): public_key 'not-a-key' is not", id="key"),
+        pytest.param({"public_key": "not-a-key"}, r"peers\[1\] \(broken\): public_key is invalid", id="key"),
+        # issue 13: a peer without allowed IPs would get no traffic
+        pytest.param({"allowed_ips": []}, r"peers\[1\] \(broken\): allowed_ips is empty", id="no-allowed-ips"),
         pytest.param(
             {"allowed_ips": ["10.1.2.300/24"]}, r"peers\[1\] \(broken\): allowed_ips entry '10.1.2.300/24'", id="cidr"
         ),
@@ -476,6 +478,34 @@ def test_address_change_keeps_the_routes(mesh):
     assert mesh.apply(limit=[a.name, b.name]).results(TASK)[a.name]["changed"] is False
     again = mesh.apply(limit=[a.name, b.name]).results(TASK)
     assert [r["changed"] for r in again.values()] == [False, False], json.dumps(again, indent=1)
+
+
+def test_a_failure_part_way_leaves_the_previous_state(mesh):
+    """Issue 13: a re-apply whose route fails (Nexthop has invalid gateway) after an address change (/24 -> /30)
+    and a peer change must put back the address, the peers, the routes and the config file, and say so."""
+    a, _b, c = mesh.hosts.values()
+    conf_before = mesh.config(a.name).read_bytes()
+    wg_before = wg_config_state(a)
+    routes_before = our_routes(a)
+    addresses_before = addresses(a)
+    new_address = mesh.vars[a.name]["wg_address"][0].replace("/24", "/30")
+    overrides = {
+        "wg_address": [new_address],
+        "wg_peers": [*mesh.vars[a.name]["wg_peers"], peer_entry(c, mesh.keys[c.name])],
+        "wg_routes": [{"dst": "10.93.0.0/24", "via": "10.99.99.99"}],
+    }
+    run = mesh.apply(limit=[a.name], vars_override={a.name: overrides}, check=False)
+    assert run.rc != 0
+    res = run.results(TASK)[a.name]
+    assert res["failed"] is True
+    assert "invalid gateway" in res["msg"] and "rolled back to its previous state" in res["msg"], res["msg"]
+    assert res["changed"] is False and res["rolled_back"] is True, res
+    assert addresses(a) == addresses_before
+    assert wg_config_state(a) == wg_before
+    assert our_routes(a) == routes_before
+    assert mesh.config(a.name).read_bytes() == conf_before
+    # and the next run with the old inputs has nothing to do
+    assert mesh.apply(limit=[a.name]).results(TASK)[a.name]["changed"] is False
 
 
 def test_missing_private_key_fails_clearly(wg_lab, run_play, tmp_path):

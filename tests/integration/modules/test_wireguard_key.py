@@ -217,3 +217,20 @@ def test_wg_tools_fallback_without_cryptography(key_module, key_path, tmp_path):
     assert result["changed"] is True
     assert result["public_key"] == wg_pubkey(key_path.read_text())
     assert mode(key_path) == 0o600
+
+
+@pytest.mark.parametrize("bad_mode", ["0644", "0640", "604", "u=rw,g=r", "a+r"])
+def test_mode_giving_others_access_is_refused(key_module, key_path, bad_mode):
+    """A private key must never be written group/world-readable, not even when the task asks for it."""
+    result = key_module("-c", "local", check=False, path=str(key_path), mode=bad_mode)
+    assert result["failed"] is True and result["changed"] is False
+    assert f"mode '{bad_mode}' is refused for the private key at {key_path}" in result["msg"]
+    assert "use mode 0600 (or 0400)" in result["msg"]
+    assert not key_path.exists()
+
+
+@pytest.mark.parametrize("good_mode", ["0600", "0400", "u=rw,g=,o="])
+def test_owner_only_modes_are_accepted(key_module, key_path, good_mode):
+    result = key_module("-c", "local", path=str(key_path), mode=good_mode)
+    assert result["changed"] is True and not result.get("failed")
+    assert mode(key_path) & 0o077 == 0

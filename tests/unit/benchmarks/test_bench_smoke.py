@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
 """Smoke test of the benchmark scripts: the generator makes valid clusters and one tiny iteration
-produces the table, the ratios and the target checks. No timing is asserted here."""
+produces the table, the ratios and the target checks. No timing is asserted here. The real
+ansible-playbook run of the play driver is in tests/integration/test_bench_lookup_play.py."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_cluster_is_valid(nodes, locations, peers, edge):
     assert len(topo.segments) == locations + edge
     assert sorted({node["location"] for node in cluster["nodes"]}) == [f"loc{i:02d}" for i in range(locations)]
     # realistic mix: public leaders per location, internal IPs, location IPs survive the filter
-    public_range = ipaddress.ip_network("198.18.0.0/15")  # public for Kilo (SPEC 2.1)
+    public_range = ipaddress.ip_network("198.18.0.0/15")  # public for Kilo (docs/kilo/topology.md#public-addresses)
     hosts = [node["endpoint"].rsplit(":", 1)[0] for node in cluster["nodes"]]
     public = [host for host in hosts if host[0].isdigit() and ipaddress.ip_address(host) in public_range]
     assert len(public) >= locations
@@ -154,6 +155,7 @@ def test_play_inventory_matches_the_cluster(tmp_path):
         "lookup.yml",
         "lookup_node.yml",
         "lookup_once.yml",
+        "action_once.yml",
         "baseline.yml",
     }
     assert "node=inventory_hostname" in playbooks["lookup_node"].read_text()
@@ -187,6 +189,7 @@ def _play_row(hosts, builds, lookups, lookup_cpu, wall, once_cpu=0.1, full_cpu=3
         "lookup": play(1, hosts, full_cpu, wall),
         "lookup_node": play(builds, lookups, lookup_cpu, wall),
         "lookup_once": play(1, 1, once_cpu, wall),
+        "action_once": play(1, 1, once_cpu, wall),
     }
 
 
@@ -199,9 +202,15 @@ def _play_row(hosts, builds, lookups, lookup_cpu, wall, once_cpu=0.1, full_cpu=3
         (_play_row(500, 500, 500, 2.0, 100.0), ["500 hosts, lookup_node: topology computed once per play"]),
         (
             _play_row(500, 1, 500, 2.0, 100.0, compute_cpu=6.0),
-            [f"500 hosts, {name}: computation under 5%" for name in ("lookup", "lookup_node", "lookup_once")],
+            [
+                f"500 hosts, {name}: computation under 5%"
+                for name in ("lookup", "lookup_node", "lookup_once", "action_once")
+            ],
         ),
-        (_play_row(500, 1, 500, 2.0, 100.0, once_cpu=6.0), ["500 hosts, lookup_once: lookup calls under 5%"]),
+        (
+            _play_row(500, 1, 500, 2.0, 100.0, once_cpu=6.0),
+            [f"500 hosts, {name}: lookup calls under 5%" for name in ("lookup_once", "action_once")],
+        ),
         (_play_row(200, 1, 200, 50.0, 100.0, compute_cpu=9.0), []),  # shares are judged at 500 hosts only
     ],
 )
@@ -216,20 +225,5 @@ def test_play_target_checks(row, missed):
     ]
     assert info == (expected_info if row["hosts"] == 500 else [])
     table = bench_lookup_play.format_table([row])
-    assert len(table.splitlines()) == 2 + 4
+    assert len(table.splitlines()) == 2 + 5
     assert f"| {row['hosts']} | lookup_once |" in table
-
-
-def test_real_play_counts_lookup_calls_and_computations(tmp_path):
-    """A real ansible-playbook run through the benchmark's driver: every host calls the lookup, the
-    counters come back from the forked workers, and the topology is computed once for the play."""
-    hosts = 6
-    inventory, playbooks = bench_lookup_play.write_files(tmp_path, hosts=hosts, locations=3, peers=2)
-    play = bench_lookup_play.run_play(playbooks["lookup"], inventory, forks=3, workdir=tmp_path)
-    assert play["lookups"] == hosts
-    assert play["builds"] == 1, f"topology computed {play['builds']} times for one play"
-    node_play = bench_lookup_play.run_play(playbooks["lookup_node"], inventory, forks=3, workdir=tmp_path)
-    assert (node_play["lookups"], node_play["builds"]) == (hosts, 1)
-    assert play["controller_cpu"] > 0 and play["workers_cpu"] > 0 and play["maxrss_kib"] > 0
-    log = Path(play["log"]).read_text()
-    assert log.count("failed=0") == hosts

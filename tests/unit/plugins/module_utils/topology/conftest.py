@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Fixtures of the engine tests (SPEC 7 scenarios as fresh copies)."""
+"""Fixtures of the engine tests (the scenarios of docs/kilo/examples.md as fresh copies)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Helpers of the engine tests: SPEC 7 scenarios (JSON fixtures) and golden outputs (SPEC text)."""
+"""Helpers of the engine tests: the scenarios of docs/kilo/examples.md (JSON fixtures) and their golden outputs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ GOLDEN = HERE / "golden"
 
 
 def key(index: int) -> str:
-    """SPEC 7 key convention: base64(bytes([i]) * 32)."""
+    """Key convention of docs/kilo/examples.md: base64(bytes([i]) * 32)."""
     return base64.b64encode(bytes([index]) * 32).decode("ascii")
 
 

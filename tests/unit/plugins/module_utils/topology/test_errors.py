@@ -108,7 +108,7 @@ def _peer(**fields):
             [],
             {},
             InvalidKeyError,
-            r'node "n1": field public_key has invalid value \'abc\': it is 3 characters long',
+            r'node "n1": field public_key has an invalid value \(not shown, .*\): it is 3 characters long',
             id="short key",
         ),
         pytest.param([_node(public_key="A" * 43 + "=")], [], {}, InvalidKeyError, "all-zero key", id="zero key"),
@@ -204,7 +204,16 @@ def _peer(**fields):
         ),
         pytest.param(
             [_node(), _second()] * 1
-            + [_node("n3", endpoint="1.2.3.6:1", public_key=key(3), pod_cidr="10.2.3.0/24", location="other")],
+            + [
+                _node(
+                    "n3",
+                    endpoint="1.2.3.6:1",
+                    public_key=key(3),
+                    pod_cidr="10.2.3.0/24",
+                    location="other",
+                    internal_ip="10.240.0.3/24",
+                )
+            ],
             [],
             {"subnet": "10.4.0.0/31"},
             SubnetTooSmallError,

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
 # ruff: noqa: E501  (the golden text keeps kgctl's long lines)
-"""kgctl graph equivalent (SPEC 5): byte and structural comparison with SPEC 7.3, real Graphviz rendering."""
+"""kgctl graph equivalent (docs/kilo/config-formats.md#kgctl-graph): byte and structural comparison with
+docs/kilo/examples.md#scenario-s1-graph, real Graphviz rendering."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def key(i: int) -> str:
     return base64.b64encode(bytes([i]) * 32).decode()
 
 
-# SPEC 7.3, exact output of `kgctl graph` for scenario S1 (indentation below is a tab in the real text).
+# exact output of `kgctl graph` for scenario S1 (golden/s1_graph.dot) (indentation below is a tab in the real text).
 S1_GOLDEN = r"""digraph kilo {
     label="10.4.0.0/16";
     labelloc=t;
@@ -97,7 +98,8 @@ S1_GOLDEN = r"""digraph kilo {
 
 """.replace("    ", "\t")
 
-# SPEC 7.2 scenario S1 as inventory-style engine input (stale-1 is not ready, so it is absent).
+# scenario S1 (docs/kilo/examples.md#scenario-s1) as inventory-style engine input (stale-1 is not ready, so it is
+# absent).
 S1_NODES = [
     {
         "name": "gcp-1",
@@ -164,7 +166,7 @@ S1_PEERS = [
     },
 ]
 
-# The same picture written out by hand from SPEC 7.2's derived-topology table.
+# The same picture written out by hand from the segment table of docs/kilo/examples.md#scenario-s1.
 S1_HAND = MeshGraph(
     subnet="10.4.0.0/16",
     segments=(
@@ -242,12 +244,13 @@ def test_engine_s1_is_byte_equal_to_kgctl() -> None:
 
 
 def test_engine_s1_structure_matches_spec() -> None:
-    """Structural equality with SPEC 7.3: same clusters, labels, node labels and edges."""
+    """Structural equality with golden/s1_graph.dot: same clusters, labels, node labels and edges."""
     topo = build_topology(S1_NODES, S1_PEERS, granularity="location")
     ours = parse_dot(render_dot(graph_from_topology(topo)))
     theirs = parse_dot(S1_GOLDEN)
     assert ours == theirs
-    # and the reader really reads something: numbers from SPEC 5's rules, counted by hand
+    # and the reader really reads something: numbers from the rules of docs/kilo/config-formats.md#kgctl-graph, counted
+    # by hand
     assert set(theirs["clusters"]) == {
         "cluster_location_location:",
         "cluster_location_location:aws",

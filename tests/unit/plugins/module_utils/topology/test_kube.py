@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Node / Peer object conversion (topology.kube) against SPEC 1.2-1.4, 7.1 and 7.5."""
+"""Node / Peer object conversion (topology.kube) against docs/kilo/annotations.md, docs/kilo/peers.md and
+docs/kilo/examples.md."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def node(name="n", annotations=None, labels=None, pod_cidr="10.2.0.0/24", ready=
     return obj
 
 
-# ---------------------------------------------------------------- endpoint parser (SPEC 1.2, 7.1)
+# ------------------------------------------------ endpoint parser (docs/kilo/annotations.md#endpoint-grammar)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -53,7 +54,7 @@ def node(name="n", annotations=None, labels=None, pod_cidr="10.2.0.0/24", ready=
         ("[fe80::1%eth0]:51820", None),
         ("2001:db8::1:51820", None),
         ("a.b:1", "a.b:1"),
-        ("010.0.0.1:51820", "010.0.0.1:51820"),
+        ("010.0.0.1:51820", None),  # leading zeros: refused (docs/deviations.md)
         ("[::ffff:1.2.3.4]:51820", "1.2.3.4:51820"),
         ("example.com:051820", "example.com:051820"),
         ("1.2.3.4:051820", "1.2.3.4:51820"),
@@ -67,7 +68,7 @@ def test_parse_endpoint(text, expected):
     assert kube.parse_endpoint(text) == expected
 
 
-# ---------------------------------------------------------------- annotation parsing (SPEC 7.1, k8s/backend_test.go)
+# --------------------------- annotation parsing (docs/kilo/examples.md#upstream-fixture, k8s/backend_test.go)
 ANNOTATION_CASES = [
     # (case, node object, field, expected)
     ("endpoint without port is absent", node(annotations={"endpoint": "10.0.0.1"}), "endpoint", None),
@@ -155,7 +156,7 @@ def test_topology_label_option():
     assert kube.node_fields(obj, topology_label="example.com/site")["location"] == "b"
 
 
-# ---------------------------------------------------------------- readiness (SPEC 1.3, 7.1 mesh_test.go)
+# -------------------------------------------------- readiness (docs/kilo/annotations.md#readiness, mesh_test.go)
 READINESS_CASES = [
     ("fresh node with everything", node(), NOW, True),
     ("no endpoint", node(annotations={"endpoint": ""}), NOW, False),
@@ -180,7 +181,7 @@ def test_readiness(obj, now, ready):
     assert (kube.node_from_k8s(obj, now=now) is not None) is ready
 
 
-# ---------------------------------------------------------------- scenario S1 edge-1 and aws-1 (SPEC 7.2)
+# --------------------------------------- scenario S1 edge-1 and aws-1 (docs/kilo/examples.md#scenario-s1)
 def test_s1_edge_node_full_dict():
     obj = node(
         "edge-1",
@@ -230,7 +231,7 @@ def test_s1_aws_node():
     assert got["persistent_keepalive"] == 25
 
 
-# ---------------------------------------------------------------- scenario S2 (SPEC 7.5)
+# ---------------------------------------------------------- scenario S2 (docs/kilo/examples.md#scenario-s2)
 S2_NODE_CASES = [
     (
         "x-c allowed-location-ips: no trimming, garbage dropped, host bits kept",

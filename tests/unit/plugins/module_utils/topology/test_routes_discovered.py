@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""SPEC 4.2 leader routes use the segment's effective endpoint (SPEC 2.10), like the Endpoint line.
+"""Leader routes (docs/kilo/routes.md#routes) use the segment's effective endpoint
+(docs/kilo/topology.md#endpoint-choice), like the Endpoint line.
 
 Lab case: home-a sits behind NAT. Its internal IP equals its configured endpoint, but the other
 leaders see it (discovered endpoint) at the NAT router's WAN address. Upstream Kilo replaces the
@@ -93,7 +94,8 @@ def test_configured_endpoint_equal_to_internal_ip_skips_route(keepalive, seen):
 
 
 def test_local_discovered_endpoint_wins_per_leader():
-    """Each leader's own discovered endpoints come first (SPEC 2.7), so two leaders may differ;
+    """Each leader's own discovered endpoints come first (docs/kilo/topology.md#discovered-endpoints),
+    so two leaders may differ;
     the shared route cache must not hand one leader's decision to the other."""
     topo = _cluster(cloud_seen=NAT_WAN, dc_seen=f"{HOME_INTERNAL}:51820", internal=False)
     assert _home_endpoint(topo, "cloud-a") == NAT_WAN

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright: (c) 2026, kilo.mesh contributors
-"""One table per SPEC rule: leader choice, peer de-dup, location-IP filter, allocator, endpoints,
+"""One table per rule of docs/kilo/topology.md: leader choice, peer de-dup, location-IP filter, allocator, endpoints,
 keepalives, discovered endpoints, S2 edge cases, cross granularity, rendering details."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from topology.build import allocate_ips, dedup_peer_ips, is_public, leader_index
 from topology.errors import SubnetTooSmallError
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 7.1 leader choice (upstream test table)
+# leader choice (docs/kilo/topology.md#leader-election), upstream's test table (docs/kilo/examples.md#upstream-fixture)
 # ---------------------------------------------------------------------------------------------
 _CANDIDATES = {
     "a": ("10.0.0.1:51820", False),
@@ -79,7 +79,7 @@ def test_public_test(address, public):
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 7.1 peer de-dup cases
+# peer de-dup cases (docs/kilo/topology.md#peer-de-duplication, docs/kilo/examples.md#upstream-fixture)
 # ---------------------------------------------------------------------------------------------
 P1 = ["10.0.0.1/24", "10.0.0.2/24"]
 P2 = ["10.0.0.1/24", "10.0.0.3/24"]
@@ -106,7 +106,7 @@ def test_peers_sorted_by_name_before_dedup_and_empty_peer_still_emitted(s1):
         {"name": "aa", "allowed_ips": ["10.5.0.9/32", "10.5.0.8/32"], "public_key": key(121)},
         {"name": "mm", "allowed_ips": ["10.5.0.8/32"], "public_key": key(122)},
     ]
-    topo = build_topology(s1["nodes"], s1["peers"])
+    topo = build_topology(s1["nodes"], s1["peers"], kilo_compatible=True)
     assert [(p.name, p.allowed_ips) for p in topo.peers] == [
         ("aa", ("10.5.0.9/32", "10.5.0.8/32")),
         ("mm", ()),
@@ -119,7 +119,7 @@ def test_peers_sorted_by_name_before_dedup_and_empty_peer_still_emitted(s1):
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 7.1 allowed-location-ip filter cases (segments location:1, location:2, node:d)
+# allowed-location-ip filter cases of docs/kilo/examples.md#upstream-fixture (segments location:1, location:2, node:d)
 # ---------------------------------------------------------------------------------------------
 def _net(last):
     return f"192.168.178.{last}/32"
@@ -144,13 +144,13 @@ def _net(last):
 def test_location_ip_filter_upstream(upstream, location_ips, expected):
     for node in upstream["nodes"]:
         node["allowed_location_ips"] = location_ips.get(node["name"], [])
-    topo = build_topology(upstream["nodes"], upstream["peers"], allow_duplicate_keys=True)
+    topo = build_topology(upstream["nodes"], upstream["peers"], allow_duplicate_keys=True, kilo_compatible=True)
     assert [s.key for s in topo.segments] == ["location:1", "location:2", "node:d"]
     assert [s.allowed_location_ips for s in topo.segments] == expected
 
 
 def test_location_ip_filter_s2_two_single_node_locations():
-    """SPEC 7.5: a keeps 10.240.1.0/24 and 10.4.0.2/32 (text order), b keeps nothing."""
+    """docs/kilo/examples.md#scenario-s2: a keeps 10.240.1.0/24 and 10.4.0.2/32 (text order), b keeps nothing."""
     nodes = [
         {
             "name": "a1",
@@ -200,7 +200,8 @@ def test_location_ips_dedup_and_sorted_as_text(s1):
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 7.1 allocator cases, 2.8 exhaustion (deviation: fail at the first missing address)
+# allocator cases (docs/kilo/examples.md#upstream-fixture), exhaustion (docs/kilo/topology.md#wireguard-ip-allocation;
+# we fail at the first)
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("subnet", "count", "expected"),
@@ -229,7 +230,7 @@ def test_subnet_is_reduced_and_used_as_pool(s1):
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 1.2 / 7.1 endpoint parser
+# endpoint parser (docs/kilo/annotations.md#endpoint-grammar)
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -237,7 +238,6 @@ def test_subnet_is_reduced_and_used_as_pool(s1):
         ("10.0.0.0:1000", ("ip", "10.0.0.0:1000")),
         ("[ff50::10]:1000", ("ip", "[ff50::10]:1000")),
         ("a.b:1", ("dns", "a.b:1")),
-        ("010.0.0.1:51820", ("dns", "010.0.0.1:51820")),
         ("example.com:051820", ("dns", "example.com:051820")),
         ("[::ffff:1.2.3.4]:51820", ("ip", "1.2.3.4:51820")),
         ("1.2.3.4:051820", ("ip", "1.2.3.4:51820")),
@@ -264,6 +264,10 @@ def test_endpoint_parser_valid(text, expected):
         ("[fe80::1%eth0]:51820", "zone"),
         ("2001:db8::1:51820", "too many colons"),
         ("1.2.3.4:port", "not a decimal"),
+        # Kilo takes these for DNS names; resolvers read 051 as octal (docs/deviations.md)
+        ("010.0.0.1:51820", "leading zeros"),
+        ("198.051.100.2:51820", "leading zeros, which resolvers read as octal"),
+        ("1.2.3.256:51820", "not an IPv4 address"),
         ("[::1]", "missing port"),
         ("[::1:51820", "missing ']'"),
         ("a" * 250 + ".com:1", "at most 253"),
@@ -276,7 +280,7 @@ def test_endpoint_parser_invalid(text, reason):
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 2.2/2.3/2.8: segments, order, leaders, WireGuard IPs of S1
+# segments, order, leaders, WireGuard IPs of S1 (docs/kilo/topology.md#segments, #ordering, #wireguard-ip-allocation)
 # ---------------------------------------------------------------------------------------------
 def test_s1_segments(s1):
     topo = build_topology(s1["nodes"], s1["peers"])
@@ -291,7 +295,7 @@ def test_s1_segments(s1):
 
 
 def test_upstream_fixture_segments(upstream):
-    topo = build_topology(upstream["nodes"], upstream["peers"], allow_duplicate_keys=True)
+    topo = build_topology(upstream["nodes"], upstream["peers"], allow_duplicate_keys=True, kilo_compatible=True)
     assert [(s.key, s.leader.name, s.allowed_ips) for s in topo.segments] == [
         ("location:1", "a", ("10.2.1.0/24", "192.168.0.1/32", "10.4.0.1/32")),
         ("location:2", "b", ("10.2.2.0/24", "192.168.0.1/32", "10.2.3.0/24", "192.168.0.2/32", "10.4.0.2/32")),
@@ -299,7 +303,9 @@ def test_upstream_fixture_segments(upstream):
     ]
     assert topo.segments[1].allowed_location_ips == ("192.168.178.3/32",)
     assert [topo.wireguard_cidr(n) for n in "abc"] == ["10.4.0.1/16", "10.4.0.2/16", "10.4.0.0/16"]
-    full = build_topology(upstream["nodes"], upstream["peers"], granularity="full", allow_duplicate_keys=True)
+    full = build_topology(
+        upstream["nodes"], upstream["peers"], granularity="full", allow_duplicate_keys=True, kilo_compatible=True
+    )
     assert [(s.key, str(s.wireguard_ip)) for s in full.segments] == [
         ("node:a", "10.4.0.1"),
         ("node:b", "10.4.0.2"),
@@ -319,10 +325,10 @@ def test_upstream_fixture_segments(upstream):
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 7.5 scenario S2 (the cases that apply to our input model)
+# scenario S2 (docs/kilo/examples.md#scenario-s2), the cases that apply to our input model
 # ---------------------------------------------------------------------------------------------
 def test_s2_segments_leaders_and_allowed_ips(s2):
-    topo = build_topology(s2["nodes"], s2["peers"])
+    topo = build_topology(s2["nodes"], s2["peers"], kilo_compatible=True)
     assert [(s.key, s.leader.name, str(s.wireguard_ip)) for s in topo.segments] == [
         ("location:", "z-a", "10.4.0.1"),
         ("location:w", "w-a", "10.4.0.2"),
@@ -340,12 +346,12 @@ def test_s2_segments_leaders_and_allowed_ips(s2):
 
 def test_s2_leader_without_x_c_annotation(s2):
     s2["nodes"][2]["leader"] = False
-    topo = build_topology(s2["nodes"], s2["peers"])
+    topo = build_topology(s2["nodes"], s2["peers"], kilo_compatible=True)
     assert topo.segment_of("x-a").leader.name == "x-b"
 
 
 def test_s2_peers(s2):
-    topo = build_topology(s2["nodes"], s2["peers"])
+    topo = build_topology(s2["nodes"], s2["peers"], kilo_compatible=True)
     assert topo.peer_names == ("p-a", "p-b", "p-f")
     assert topo.peer("p-b").allowed_ips == ("10.5.0.1/32",)
     conf = topo.node_conf("x-c")
@@ -356,11 +362,11 @@ def test_s2_peers(s2):
 
 def test_s2_small_pool_fails_at_fourth_segment(s2):
     with pytest.raises(SubnetTooSmallError, match=r'subnet "10.4.0.0/30" is too small: 4 segment\(s\)'):
-        build_topology(s2["nodes"], s2["peers"], subnet="10.4.0.0/30")
+        build_topology(s2["nodes"], s2["peers"], subnet="10.4.0.0/30", kilo_compatible=True)
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC 2.10 / 2.11 keepalive and discovered endpoints
+# keepalive and discovered endpoints (docs/kilo/topology.md#endpoint-choice, docs/kilo/topology.md#persistent-keepalive)
 # ---------------------------------------------------------------------------------------------
 def test_default_keepalive_option_applies_to_nodes_without_one(s1):
     topo = build_topology(s1["nodes"], s1["peers"], persistent_keepalive=15)
@@ -371,7 +377,7 @@ def test_default_keepalive_option_applies_to_nodes_without_one(s1):
 
 
 def test_discovered_endpoint_needs_remote_keepalive(s1):
-    # aws-1 has keepalive 25 and edge-1 published a discovered endpoint for it (SPEC 7.2 full mode);
+    # aws-1 has keepalive 25 and edge-1 published a discovered endpoint for it (S1, full mode);
     # drop aws-1's keepalive and its configured endpoint is used again
     s1["nodes"][2]["persistent_keepalive"] = 0
     topo = build_topology(s1["nodes"], s1["peers"], granularity="full")
@@ -399,7 +405,7 @@ def test_discovered_endpoints_kilo_annotation_form(s1):
 
 
 # ---------------------------------------------------------------------------------------------
-# cross granularity (SPEC 2.13, experimental)
+# cross granularity (docs/kilo/topology.md#cross-granularity, experimental)
 # ---------------------------------------------------------------------------------------------
 def test_cross_granularity(s1):
     topo = build_topology(s1["nodes"], s1["peers"], granularity="cross")
