@@ -32,6 +32,7 @@ ARGUMENT_SPEC = {
     "routes": {"type": "bool", "default": True},
     "public_key_var": {"type": "str"},
     "peer_state_var": {"type": "str"},
+    "previous_key_var": {"type": "str"},
 }
 
 
@@ -49,7 +50,11 @@ class ActionModule(ActionBase):
         try:
             if nodes is None:
                 nodes, hosts_by_node = read_nodes(
-                    task_vars, args["group"], args["public_key_var"], args["peer_state_var"]
+                    task_vars,
+                    args["group"],
+                    args["public_key_var"],
+                    args["peer_state_var"],
+                    previous_key_var=args["previous_key_var"],
                 )
             inputs = {name: args[name] for name in ARGUMENT_SPEC if name in _ENGINE_OPTIONS}
             topology, warnings = compute(dict(inputs, nodes=nodes), hosts_by_node)

@@ -213,6 +213,8 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
+from ansible_collections.kilo.mesh.plugins.module_utils.topology import TopologyError
+from ansible_collections.kilo.mesh.plugins.module_utils.topology.build import check_granularity
 from ansible_collections.kilo.mesh.plugins.plugin_utils.mesh import MeshError, compute, read_nodes
 
 _CACHE: OrderedDict[str, dict] = OrderedDict()
@@ -377,6 +379,11 @@ def _load(digest: str, node: str | None) -> dict | None:
 
 class LookupModule(LookupBase):
     def run(self, terms: list, variables: dict | None = None, **kwargs: Any) -> list:
+        if "granularity" in kwargs:  # before set_options, whose choices check does not list the valid values
+            try:
+                check_granularity(kwargs["granularity"])
+            except TopologyError as exc:
+                raise AnsibleLookupError(f"kilo.mesh.topology: {exc}") from None
         self.set_options(var_options=variables, direct=kwargs)
         variables = variables or {}
         nodes = self.get_option("nodes")

@@ -97,6 +97,13 @@ options:
         without the interface line, cut to fields 1, 3 and 5). Peers with a handshake become the node's
         discovered endpoints (Kilo's C(discovered-endpoints)).
     type: str
+  previous_key_var:
+    description:
+      - Name of a host variable holding the public key a node had before a key rotation (the C(kilo.mesh.mesh)
+        role's C(rotate) entry point sets it). Endpoints the nodes learned from handshakes under that key are kept
+        for the node's new key, so a node behind NAT stays reachable at the address its peers know.
+    type: str
+    version_added: 0.2.0
 notes:
   - Every run templates every host's V(kilo_*) variables once; see the performance guide for when to use this
     action and when a per-host lookup call.

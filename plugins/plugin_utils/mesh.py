@@ -22,6 +22,7 @@ from ansible_collections.kilo.mesh.plugins.module_utils.topology import Topology
 from ansible_collections.kilo.mesh.plugins.module_utils.topology.schema import (
     NODE_VARS,
     HostVarError,
+    carry_discovered_endpoints,
     discovered_from_peer_state,
     host_error_message,
     node_from_host_vars,
@@ -55,13 +56,15 @@ def read_nodes(
     public_key_var: str | None = None,
     peer_state_var: str | None = None,
     require_key: bool = True,
+    previous_key_var: str | None = None,
 ) -> tuple[list[dict], dict[str, str]]:
     """(node dicts, inventory host per node name) of the hosts of ``group``.
 
     ``public_key_var`` names a host variable whose value replaces ``kilo_public_key`` (the mesh role's
     key read on the node); ``peer_state_var`` names a host variable holding the registered result of the
     mesh role's peer-state command (its discovered endpoints). Every call templates every host's
-    ``kilo_*`` variables: always correct, never stale.
+    ``kilo_*`` variables: always correct, never stale. ``previous_key_var`` names a host variable holding the
+    key a node had before a rotation: endpoints the nodes learned for that key are kept for the new one.
     """
     groups = variables.get("groups") or {}
     hostvars = variables.get("hostvars") or {}
@@ -71,6 +74,7 @@ def read_nodes(
         )
     nodes: list[dict] = []
     hosts_by_node: dict[str, str] = {}
+    renamed_keys: dict[str, str] = {}
     for host in groups[group]:
         host_vars = hostvars[host]
         values = {var: _template(host_vars, host, var) for var in NODE_VARS if var in host_vars}
@@ -89,8 +93,13 @@ def read_nodes(
                 f"host {host!r} has no kilo_public_key; run the kilo.mesh.wireguard_key module on every host of "
                 "the group first (and register its public_key as kilo_public_key), or pass nodes=..."
             )
+        if previous_key_var and previous_key_var in host_vars and node.get("public_key"):
+            previous = _template(host_vars, host, previous_key_var)
+            if previous:
+                renamed_keys[str(previous)] = str(node["public_key"])
         hosts_by_node[node["name"]] = str(host)
         nodes.append(node)
+    carry_discovered_endpoints(nodes, renamed_keys)
     if not nodes:
         raise MeshError(f"inventory group {group!r} has no hosts")
     return nodes, hosts_by_node

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +235,24 @@ def test_templated_variables_are_templated_on_every_call(tmp_path, playbook_runn
         assert views[host]["after"] == after[_node_name(host)], host
     assert views["gcp-2"]["after"]["location"] == "aws"
     assert len([line for line in lines if "computed topology" in line]) == 2, "\n".join(lines)
+
+
+def test_a_granularity_typo_lists_the_valid_values(tmp_path):
+    """A misspelt granularity fails with the valid values (ansible-core's own choices check names none)."""
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible"),
+            "localhost",
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            "msg={{ lookup('kilo.mesh.topology', nodes=[], granularity='locaton') }}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode != 0, proc.stdout
+    assert "invalid value 'locaton': expected location, full or cross (experimental)" in proc.stdout, proc.stdout

@@ -154,6 +154,7 @@ class Pinger:
     def stop(self) -> tuple[int, int]:
         self.proc.send_signal(signal.SIGINT)
         out = self.proc.communicate(timeout=30)[0]
+        self.output = out  # one "icmp_seq=N" line per reply: the gaps show when pings were lost
         match = PING_STATS.search(out)
         assert match, f"no ping statistics for {self.description}:\n{out[-2000:]}"
         return int(match.group(1)), int(match.group(2))

@@ -263,19 +263,31 @@ def test_laptop_reaches_every_location_through_the_written_config(lab, laptop, p
         assert check.returncode == 0 and recap_changed(check.stdout) == [0], check.stdout
         assert private_key not in check.stdout
 
-        # a second run changes nothing, on the nodes and in the written files
-        again = playbook_runner(REPO / "playbooks" / "peers.yml", inventory=lab.inventory, extra_vars=extra)
+        # a second run changes nothing, on the nodes and in the written files; with -vvv --diff (the leaders get
+        # the peer through the mesh role's mesh_peers) no preshared key is printed
+        preshared = set(re.findall(r"^PresharedKey = (\S+)$", conf, re.MULTILINE))
+        assert preshared, "the peer has no preshared key: the output checks below would prove nothing"
+        again = playbook_runner(
+            REPO / "playbooks" / "peers.yml", "-vvv", "--diff", inventory=lab.inventory, extra_vars=extra
+        )
         recap = re.findall(r"changed=(\d+)", again.stdout)
         assert recap and all(count == "0" for count in recap), again.stdout
         assert conf_file.read_text() == conf
+        assert not any(key in again.stdout for key in preshared | {private_key}), "a key in peers.yml -vvv output"
 
-        # and the picture of this mesh, with the laptop
+        # and the picture of this mesh, with the laptop and its preshared key, again with -vvv --diff
         svg = tmp_path / "mesh.svg"
-        playbook_runner(
+        drawn = playbook_runner(
             REPO / "playbooks" / "graph.yml",
+            "-vvv",
+            "--diff",
             inventory=lab.inventory,
-            extra_vars={"kilo_graph_dest": str(svg), "kilo_graph_peers": [_graph_peer(out)]},
+            extra_vars={
+                "kilo_graph_dest": str(svg),
+                "kilo_graph_peers": [dict(_graph_peer(out), preshared_key=min(preshared))],
+            },
         )
+        assert not any(key in drawn.stdout for key in preshared), "a preshared key in graph.yml -vvv output"
         titles = {el.text for el in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}title")}
         assert set(pods) | {"laptop"} <= titles, titles
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -31,6 +32,7 @@ KILL_WIREGUARD_GO = (
     "done; true"
 )
 QUIET_SECONDS = 8.0  # a continuous ping (0.1 s) after the run settled: 0 lost
+MAX_BURST = 40  # pings (0.1 s apart) one node's switch may cost a path: its leaders are updated one after another
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +144,30 @@ def test_rotating_every_node_in_one_run(lab: MeshLab) -> None:
         assert new[host] != old[host], f"{host} kept its key"
         assert not lab.host_file(host, "var-lib-kilo", "key.next").exists(), f"{host}: a staged key was left"
     _assert_leaders_use(lab, new)
-    for description, sent, received in during:
+    for pinger, (description, sent, received) in zip(pingers, during, strict=True):
         assert sent >= 50, f"only {sent} pings {description}: the run was not covered"
-        # only the tunnels of the node being switched re-handshake, one batch at a time
-        assert sent - received <= sent // 20, f"{sent - received} of {sent} pings {description} lost during the run"
+        # only the tunnels of the node being switched re-handshake, one batch at a time: pings are lost in at most
+        # one short burst per switched node (its re-handshake), never between batches
+        bursts = _loss_bursts(pinger.output, sent)
+        assert len(bursts) <= len(HOSTS), f"{description}: pings lost in {len(bursts)} bursts {bursts}"
+        assert all(length <= MAX_BURST for length in bursts), f"{description}: a long outage {bursts}"
+        assert 0 <= sent - received - sum(bursts) <= 2, f"{description}: the replies were not all read"
     _assert_no_loss_after_settling(lab, "rotation of every node")
+
+
+def _loss_bursts(output: str, sent: int) -> list[int]:
+    """Lengths of the runs of consecutive pings without reply (by icmp_seq, 1..sent)."""
+    answered = {int(seq) for seq in re.findall(r"icmp_seq=(\d+)", output)}
+    bursts, run = [], 0
+    for seq in range(1, sent + 1):
+        if seq in answered:
+            if run:
+                bursts.append(run)
+            run = 0
+        else:
+            run += 1
+    # the last one or two may still have been in flight when the ping was stopped
+    return bursts + ([run] if run > 2 else [])
 
 
 def test_rotating_the_nat_node_keeps_it_reachable(lab: MeshLab) -> None:

@@ -467,7 +467,8 @@ def _option_cidr(name: str, value: Any, example: str) -> IPNetwork:
         ) from None
 
 
-def _check_options(granularity: Any, port: Any) -> int:
+def check_granularity(granularity: Any) -> None:
+    """Raise InvalidGranularityError, listing the valid values, unless ``granularity`` is one of them."""
     if granularity not in GRANULARITIES:
         names = [f"{value} (experimental)" if value == "cross" else value for value in GRANULARITIES]
         raise InvalidGranularityError(
@@ -476,6 +477,10 @@ def _check_options(granularity: Any, port: Any) -> int:
             "granularity",
             "granularity",
         )
+
+
+def _check_options(granularity: Any, port: Any) -> int:
+    check_granularity(granularity)
     try:
         number = parse_int(port)
     except ValueError:

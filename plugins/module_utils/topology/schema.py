@@ -17,7 +17,7 @@ the unit tests share exactly one rule for every node field:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from .build import parse_node
 from .errors import InvalidFieldError, TopologyError
@@ -269,6 +269,19 @@ def discovered_from_peer_state(result: Any) -> Dict[str, str]:
         if len(fields) > 2 and fields[1] != "(none)" and fields[2] != "0":
             found[fields[0]] = fields[1]
     return found
+
+
+def carry_discovered_endpoints(nodes: Sequence[Dict[str, Any]], renamed_keys: Mapping[str, str]) -> None:
+    """After a key rotation (``renamed_keys``: old public key -> new one), give each node's endpoint learned from
+    handshakes under the old key to the new key too, in every node's ``discovered_endpoints``: the others reach a
+    node behind NAT only at the endpoint they learned. An endpoint already known for the new key stays."""
+    for node in nodes:
+        discovered = node.get("discovered_endpoints")
+        if not discovered:
+            continue
+        for old, new in renamed_keys.items():
+            if old != new and old in discovered and new not in discovered:
+                discovered[new] = discovered[old]
 
 
 def host_error_message(exc: TopologyError, hosts_by_node: Mapping[str, str]) -> str:

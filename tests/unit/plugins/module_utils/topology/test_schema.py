@@ -167,3 +167,22 @@ def test_discovered_from_peer_state():
     assert schema.discovered_from_peer_state(state) == {KEY: "192.0.2.1:51820"}
     assert schema.discovered_from_peer_state({"rc": 1, "stdout_lines": state["stdout_lines"]}) == {}
     assert schema.discovered_from_peer_state(None) == {}
+
+
+def test_a_rotated_key_keeps_the_endpoints_learned_for_the_old_one() -> None:
+    """Key rotation behind NAT: the endpoint the others learned for the old key serves the new key, in every
+    node's map; an endpoint already learned for the new key wins, and unrelated entries stay as they are."""
+    old, new, other = "O" * 43 + "=", "N" * 43 + "=", "X" * 43 + "="
+    nodes = [
+        {"name": "a", "discovered_endpoints": {old: "203.0.113.7:40000", other: "198.51.100.9:51820"}},
+        {"name": "b", "discovered_endpoints": {old: "203.0.113.7:40000", new: "203.0.113.7:40001"}},
+        {"name": "c"},
+    ]
+    schema.carry_discovered_endpoints(nodes, {old: new, other: other})
+    assert nodes[0]["discovered_endpoints"] == {
+        old: "203.0.113.7:40000",
+        new: "203.0.113.7:40000",
+        other: "198.51.100.9:51820",
+    }
+    assert nodes[1]["discovered_endpoints"][new] == "203.0.113.7:40001"
+    assert "discovered_endpoints" not in nodes[2]
