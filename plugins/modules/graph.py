@@ -131,6 +131,7 @@ from ansible_collections.kilo.mesh.plugins.module_utils._argspec import (
     topology_from_params,
     topology_source_argument_spec,
 )
+from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
 from ansible_collections.kilo.mesh.plugins.module_utils.topology.errors import TopologyError
 from ansible_collections.kilo.mesh.plugins.module_utils.topology.graph import (
     graph_from_dict,
@@ -141,7 +142,7 @@ from ansible_collections.kilo.mesh.plugins.module_utils.topology.graph import (
 
 
 def _render(module, dot_text, directory):
-    """Render ``dot_text`` with Graphviz; return the path of a temporary file holding the picture."""
+    """The picture Graphviz renders from ``dot_text`` (bytes); its scratch file in ``directory`` is removed."""
     program = module.get_bin_path(module.params["layout"])
     if program is None:
         module.fail_json(
@@ -154,10 +155,13 @@ def _render(module, dot_text, directory):
     rc, _stdout, stderr = module.run_command(
         [program, "-T" + module.params["format"], "-o", out], data=dot_text, binary_data=True
     )
-    if rc != 0:
+    try:
+        if rc != 0:
+            module.fail_json(msg="%s failed to render the graph (rc=%s): %s" % (program, rc, stderr.strip()))
+        with open(out, "rb") as handle:
+            return handle.read()
+    finally:
         os.unlink(out)
-        module.fail_json(msg="%s failed to render the graph (rc=%s): %s" % (program, rc, stderr.strip()))
-    return out
 
 
 _SECRET_FIELDS = ("preshared_key", "private_key")
@@ -264,23 +268,14 @@ def run_module():
         if os.path.exists(dest):
             with open(dest, "rb") as handle:
                 before = handle.read()
-        if params["format"] == "dot":
-            fd, new_file = tempfile.mkstemp(prefix=".graph-", suffix=".dot", dir=directory)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(to_bytes(dot_text))
-        else:
-            new_file = _render(module, to_bytes(dot_text), directory)
-        try:
-            with open(new_file, "rb") as handle:
-                after = handle.read()
-            if before != after:
-                result["changed"] = True
-                if not module.check_mode:
-                    os.chmod(new_file, 0o644)
-                    module.atomic_move(new_file, dest)
-        finally:
-            if os.path.exists(new_file):
-                os.unlink(new_file)
+        after = to_bytes(dot_text) if params["format"] == "dot" else _render(module, to_bytes(dot_text), directory)
+        if before != after:
+            result["changed"] = True
+            if not module.check_mode:
+                try:
+                    write_atomic(dest, after, mode=0o644)
+                except OSError as exc:
+                    module.fail_json(msg="cannot write %s: %s" % (dest, to_native(exc)))
         if os.path.exists(dest):
             file_args = module.load_file_common_arguments(params, path=dest)
             result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
