@@ -2,7 +2,10 @@
 # Dual-licensed: Apache License 2.0 (see LICENSES/Apache-2.0.txt) or
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: (c) 2026, kilo.mesh contributors
-"""Filters of kilo.mesh (docs in the sidecar files wg_conf.yml, wg_conf_parse.yml and endpoint_split.yml)."""
+"""Filters of kilo.mesh.
+
+Docs are in the sidecar files wg_conf.yml, wg_conf_parse.yml, endpoint_split.yml and node_digest.yml.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kilo.mesh.plugins.module_utils._node_state import digest
 from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import WireGuardError, parse_config
 from ansible_collections.kilo.mesh.plugins.module_utils.topology import (
     WgPeer,
@@ -115,6 +119,21 @@ def wg_conf_parse(text: Any) -> dict:
         raise AnsibleFilterError(f"wg_conf_parse: {exc}") from exc
 
 
+def node_digest(data: Any) -> str:
+    """SHA-256 of what the mesh role applies to a node (canonical JSON), the value kilo.mesh.mesh_node_record keeps."""
+    try:
+        return digest(data)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(
+            f"node_digest: the input is not plain data (dicts, lists, strings, numbers): {exc}"
+        ) from None
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"wg_conf": wg_conf, "wg_conf_parse": wg_conf_parse, "endpoint_split": endpoint_split}
+        return {
+            "wg_conf": wg_conf,
+            "wg_conf_parse": wg_conf_parse,
+            "endpoint_split": endpoint_split,
+            "node_digest": node_digest,
+        }

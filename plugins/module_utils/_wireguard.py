@@ -65,6 +65,23 @@ def is_valid_key(value: Any) -> bool:
     return decode_key(value) is not None
 
 
+def read_key_file(path: str) -> Optional[str]:
+    """The text of a key file (its first 4 KiB; "" when not ASCII), None when it does not exist.
+
+    Raises WireGuardError naming the path when it cannot be read. The text is never put in a message."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(4096)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise WireGuardError("cannot read {0}: {1}".format(path, exc.strerror)) from None
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        return ""
+
+
 def _clamp(raw: bytes) -> bytes:
     """Clamp a Curve25519 scalar the way ``wg genkey`` does."""
     key = bytearray(raw)

@@ -92,10 +92,9 @@ options:
     type: str
   peer_state_var:
     description:
-      - Name of a host variable holding the registered result of a command that prints one line per WireGuard
-        peer with its public key, endpoint and latest handshake, tab-separated (C(wg show <interface> dump)
-        without the interface line, cut to fields 1, 3 and 5). Peers with a handshake become the node's
-        discovered endpoints (Kilo's C(discovered-endpoints)).
+      - Name of a host variable holding the RV(kilo.mesh.mesh_node_probe#module:peers) list of
+        M(kilo.mesh.mesh_node_probe) (each peer's public key, endpoint and latest handshake). Peers with a
+        handshake become the node's discovered endpoints (Kilo's C(discovered-endpoints)).
     type: str
   previous_key_var:
     description:

@@ -139,6 +139,7 @@ from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
     generate_private_key,
     is_valid_key,
     public_key_of,
+    read_key_file,
 )
 
 
@@ -147,18 +148,11 @@ class KeyFileError(Exception):
 
 
 def _read_key(path):
-    """Return (exists, text) of a key file; text is None when the file does not exist."""
+    """The key file's text (see read_key_file); None when the file does not exist."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(4096)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise KeyFileError("cannot read {0}: {1}".format(path, exc.strerror)) from None
-    try:
-        return data.decode("ascii")
-    except UnicodeDecodeError:
-        return ""
+        return read_key_file(path)
+    except WireGuardError as exc:
+        raise KeyFileError(str(exc)) from None
 
 
 class KeyManager:

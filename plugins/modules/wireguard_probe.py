@@ -233,22 +233,9 @@ ansible_facts:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facts.system.distribution import DistributionFactCollector
-from ansible.module_utils.facts.system.platform import PlatformFactCollector
-from ansible.module_utils.facts.system.service_mgr import ServiceMgrFactCollector
 
 from ansible_collections.kilo.mesh.plugins.module_utils._host_probe import plan, probe
-
-OS_KEYS = ("distribution", "distribution_major_version", "os_family")
-
-
-def gather_os_facts(module):
-    """The facts of ansible-core's distribution, platform and service_mgr collectors (same values as setup)."""
-    facts = {}
-    for collector in (PlatformFactCollector, DistributionFactCollector, ServiceMgrFactCollector):
-        prefixed = dict(("ansible_" + key, value) for key, value in facts.items())
-        facts.update(collector().collect(module=module, collected_facts=prefixed))
-    return facts
+from ansible_collections.kilo.mesh.plugins.module_utils._os_facts import os_facts_or_gather
 
 
 def main():
@@ -276,11 +263,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    os_facts = dict((key, params["os_facts"].get(key)) for key in OS_KEYS)
-    gathered = None
-    if any(os_facts[key] in (None, "") for key in OS_KEYS):
-        gathered = gather_os_facts(module)
-        os_facts = dict((key, gathered.get(key)) for key in OS_KEYS)
+    os_facts, gathered = os_facts_or_gather(module, params["os_facts"])
 
     def run(argv):
         return module.run_command(list(argv), environ_update={"LC_ALL": "C"})

@@ -61,8 +61,8 @@ def read_nodes(
     """(node dicts, inventory host per node name) of the hosts of ``group``.
 
     ``public_key_var`` names a host variable whose value replaces ``kilo_public_key`` (the mesh role's
-    key read on the node); ``peer_state_var`` names a host variable holding the registered result of the
-    mesh role's peer-state command (its discovered endpoints). Every call templates every host's
+    key read on the node); ``peer_state_var`` names a host variable holding the ``peers`` list of
+    kilo.mesh.mesh_node_probe (its discovered endpoints). Every call templates every host's
     ``kilo_*`` variables: always correct, never stale. ``previous_key_var`` names a host variable holding the
     key a node had before a rotation: endpoints the nodes learned for that key are kept for the new one.
     """

@@ -235,12 +235,87 @@ def test_second_run_and_check_mode_change_nothing(lab: MeshLab, converged: subpr
     # -vv prints every task result: no node's private key may be among them (wg show dump has it)
     verified = lab.playbook("verify.yml", "-vv")
     assert verified.returncode == 0, verified.stdout[-8000:]
-    for output in (verbose.stdout, verified.stdout):
-        assert "wg show" in output, "the run did not read the peers' state: this check would prove nothing"
+    # the mesh play reads the peers' state with its probe, verify with wg show: both print what they read
+    for output, marker in ((verbose.stdout, "latest_handshake"), (verified.stdout, "wg show")):
+        assert marker in output, "the run did not read the peers' state: this check would prove nothing"
         for host in lab.hostvars():
             assert lab.host_file(host, "var-lib-kilo", "key").read_text().strip() not in output, host
     check = assert_ok(lab.playbook("mesh.yml", "--check", "--diff"), "playbooks/mesh.yml --check")
     assert all(stats["changed"] == 0 for stats in check.values()), f"check mode reports changes: {check}"
+
+
+# actions that run on the controller only; every other task a host does not skip runs on the host
+CONTROLLER_ACTIONS = {"assert", "set_fact", "include_tasks", "include_role", "validate_argument_spec", "mesh_topology"}
+PROBE = "kilo.mesh.mesh : Probe each node (key, WireGuard tools, peers' state, applied state)"
+SETTLE = (
+    "kilo.mesh.mesh : Wait for the handshakes of the peers that keep their tunnels alive, and read the peers' state"
+)
+
+
+def mesh_play_tasks(lab: MeshLab) -> tuple[dict[str, list[str]], dict[str, dict[str, int]]]:
+    """Run playbooks/mesh.yml --tags mesh; per host the tasks of the mesh play that ran on it, and the stats."""
+    env = dict(lab.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    proc = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", str(lab.inventory), str(REPO / "playbooks" / "mesh.yml"), "--tags", "mesh"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    ran: dict[str, list[str]] = {host: [] for host in lab.hostvars()}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                action = str(result.get("action", "")).rsplit(".", 1)[-1]
+                if not result.get("skipped") and action not in CONTROLLER_ACTIONS:
+                    ran[host].append(task["task"]["name"])
+    return ran, report["stats"]
+
+
+def test_an_unchanged_node_runs_only_the_probe_and_drift_is_repaired(
+    lab: MeshLab, converged: subprocess.CompletedProcess
+) -> None:
+    """On converged nodes the mesh play runs one task per node, kilo.mesh.mesh_node_probe. State that drifted
+    behind the role's back (an MTU, a route over the private interface, a peer) is seen by
+    the probe and applied again on that node only; then every node is back to the probe alone."""
+    hosts = sorted(lab.hostvars())
+    ran, stats = mesh_play_tasks(lab)
+    assert ran == {host: [PROBE] for host in hosts}, ran
+    assert {host: stats[host]["changed"] for host in hosts} == dict.fromkeys(hosts, 0), stats
+    for host in hosts:
+        record = lab.host_file(host, "var-lib-kilo", "mesh-state.json")
+        assert oct(record.stat().st_mode & 0o777) == "0o600", host
+        assert lab.host_file(host, "var-lib-kilo", "key").read_text().strip() not in record.read_text(), host
+
+    before = lab.snapshot()
+    keys = {host: lab.public_key(host) for host in hosts}
+    mesh_route = lab.run("dc1-b", "ip", "-j", "route", "show", "table", "all", "proto", "211").stdout
+    route = json.loads(mesh_route)[0]
+    assert lab.run("dc1-b", "ip", "route", "del", route["dst"], "proto", "211").returncode == 0
+    assert lab.run("dc2-a", "ip", "link", "set", INTERFACE, "mtu", "1300").returncode == 0
+    peer = keys["dc1-a"]
+    assert lab.run("home-a", "wg", "set", INTERFACE, "peer", peer, "remove").returncode == 0
+    assert peer not in lab.peers("home-a")
+
+    ran, stats = mesh_play_tasks(lab)
+    drifted = {"dc1-b", "dc2-a", "home-a"}
+    for host in hosts:
+        if host in drifted:
+            assert ran[host][0] == PROBE and len(ran[host]) > 1, (host, ran[host])
+        else:
+            # after any node changed, the leaders read their peers' endpoints again (discovered endpoints)
+            assert ran[host] in ([PROBE], [PROBE, SETTLE]), (host, ran[host])
+    assert {host for host in hosts if stats[host]["changed"]} == drifted, stats
+    assert lab.snapshot() == before
+    mtu = json.loads(lab.run("dc2-a", "ip", "-j", "link", "show", INTERFACE).stdout)[0]["mtu"]
+    assert mtu == 1420
+
+    ran, stats = mesh_play_tasks(lab)
+    assert ran == {host: [PROBE] for host in hosts}, ran
 
 
 def test_a_reboot_gets_every_route_back_before_the_next_run(
@@ -417,11 +492,13 @@ def test_reset_removes_everything_the_role_installed_but_the_keys(
     """Last in this file: it takes the mesh down. Entry point reset (playbooks/reset.yml): no interface, config,
     owned route or restore file is left on any node; the keys stay (mesh_reset_remove_key false)."""
     assert all(lab.host_file(host, "var-lib-kilo", "mesh-routes").exists() for host in lab.hostvars())
+    assert all(lab.host_file(host, "var-lib-kilo", "mesh-state.json").exists() for host in lab.hostvars())
     assert_ok(lab.playbook("reset.yml"), "playbooks/reset.yml")
     for host in lab.hostvars():
         assert not lab.has_interface(host), host
         assert not lab.host_file(host, "etc-wireguard", f"{INTERFACE}.conf").exists(), host
         assert not lab.host_file(host, "var-lib-kilo", "mesh-routes").exists(), host
+        assert not lab.host_file(host, "var-lib-kilo", "mesh-state.json").exists(), host
         assert lab.host_file(host, "var-lib-kilo", "key").exists(), host
         for proto in ROUTE_PROTOCOLS:
             routes = lab.run(host, "ip", "route", "show", "table", "all", "proto", proto).stdout

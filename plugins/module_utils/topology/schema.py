@@ -253,21 +253,20 @@ def node_annotations(node: Any) -> Dict[str, Optional[str]]:
     return {ANNOTATION_PREFIX + key: value for key, value in result.items()}
 
 
-def discovered_from_peer_state(result: Any) -> Dict[str, str]:
+def discovered_from_peer_state(peers: Any) -> Dict[str, str]:
     """Endpoints a node's WireGuard interface learned from completed handshakes (Kilo's discovered
-    endpoints): public key -> ``ip:port`` from the registered result of the mesh role's peer-state
-    command (one line per peer: public key, endpoint, latest handshake, tab-separated). A failed
-    command or no result gives ``{}``."""
-    if not isinstance(result, Mapping) or result.get("rc", 1) != 0:
+    endpoints): public key -> ``ip:port``, from the ``peers`` list of kilo.mesh.mesh_node_probe (each with
+    ``public_key``, ``endpoint`` and ``latest_handshake``). Peers without an endpoint or a handshake, and
+    anything that is not such a list, give nothing."""
+    if isinstance(peers, Mapping) or not isinstance(peers, Sequence) or isinstance(peers, str):
         return {}
-    lines = result.get("stdout_lines")
-    if lines is None:
-        lines = str(result.get("stdout") or "").splitlines()
     found: Dict[str, str] = {}
-    for line in lines:
-        fields = str(line).split("\t")
-        if len(fields) > 2 and fields[1] != "(none)" and fields[2] != "0":
-            found[fields[0]] = fields[1]
+    for peer in peers:
+        if not isinstance(peer, Mapping):
+            continue
+        key, endpoint = peer.get("public_key"), peer.get("endpoint")
+        if isinstance(key, str) and isinstance(endpoint, str) and endpoint and peer.get("latest_handshake"):
+            found[key] = endpoint
     return found
 
 

@@ -111,7 +111,7 @@ def test_endpoint_split_errors(text, match):
 
 def test_filters_map_and_sidecar_docs():
     filters = FilterModule().filters()
-    assert set(filters) == {"wg_conf", "wg_conf_parse", "endpoint_split"}
+    assert set(filters) == {"wg_conf", "wg_conf_parse", "endpoint_split", "node_digest"}
     for name in filters:
         doc = yaml.safe_load((FILTER_DIR / f"{name}.yml").read_text())
         assert doc["DOCUMENTATION"]["name"] == name
@@ -205,3 +205,11 @@ def test_wg_conf_parse_errors_name_the_line_never_the_value(text, match):
     with pytest.raises(AnsibleFilterError, match=match) as error:
         wg_conf_parse(text)
     assert "SECRETVALUE" not in str(error.value)
+
+
+def test_node_digest_is_the_record_digest():
+    digest = FilterModule().filters()["node_digest"]
+    inputs = {"node": {"peers": [{"public_key": "k", "preshared_key": "secret"}]}, "mtu": 1420}
+    assert digest(inputs) == digest({"mtu": 1420, "node": {"peers": [{"preshared_key": "secret", "public_key": "k"}]}})
+    assert digest(inputs) != digest(dict(inputs, mtu=1380))
+    assert "secret" not in digest(inputs) and len(digest(inputs)) == 64

@@ -163,9 +163,14 @@ def test_check_node_uses_the_engine_messages_and_host_error_message_names_the_va
 
 
 def test_discovered_from_peer_state():
-    state = {"rc": 0, "stdout_lines": [f"{KEY}\t192.0.2.1:51820\t1700000000", f"{KEY2}\t(none)\t0", "bad"]}
-    assert schema.discovered_from_peer_state(state) == {KEY: "192.0.2.1:51820"}
-    assert schema.discovered_from_peer_state({"rc": 1, "stdout_lines": state["stdout_lines"]}) == {}
+    peers = [
+        {"public_key": KEY, "endpoint": "192.0.2.1:51820", "latest_handshake": 1700000000},
+        {"public_key": KEY2, "endpoint": None, "latest_handshake": 0},
+        {"public_key": KEY2, "endpoint": "192.0.2.2:51820", "latest_handshake": 0},  # configured, never answered
+        "bad",
+    ]
+    assert schema.discovered_from_peer_state(peers) == {KEY: "192.0.2.1:51820"}
+    assert schema.discovered_from_peer_state({"rc": 0, "stdout": "x"}) == {}
     assert schema.discovered_from_peer_state(None) == {}
 
 
