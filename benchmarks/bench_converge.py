@@ -80,6 +80,8 @@ CONTROLLER_ACTIONS = {
     "debug",
     "meta",
     "fail",
+    "mesh_topology",  # kilo.mesh.mesh_topology and node_annotations: action plugins that run on the controller
+    "node_annotations",
 }
 RUNS = ("converge", "idempotent", "add-host")
 ADD_LOCATION = "dc2"  # where the add-host node goes; the NAT node pings a pod of this location

@@ -34,3 +34,16 @@ attributes:
   idempotent:
     support: full
 """
+
+    # A module that only reads the node. Use together with the standard fragment.
+    READ_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes the node; it runs the same way in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+"""

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from .topology.constants import DEFAULT_PORT, DEFAULT_SUBNET, DEFAULT_TOPOLOGY_LABEL, GRANULARITIES
+from .topology.constants import (
+    DEFAULT_PORT,
+    DEFAULT_SUBNET,
+    DEFAULT_TOPOLOGY_LABEL,
+    GRANULARITIES,
+    INTERFACE_NAME,
+    MESH_ROUTE_PROTOCOL,
+    WIREGUARD_ROUTE_PROTOCOL,
+)
+
+#: where kilo.mesh.mesh_node_record keeps its record (next to the private key, root only)
+DEFAULT_STATE_FILE = "/var/lib/kilo/mesh-state.json"
 
 
 def kube_argument_spec() -> Dict[str, Any]:
@@ -97,3 +108,18 @@ def topology_from_params(params: Dict[str, Any], extra_peers: Any = ()) -> Any:
         subnet=subnet or DEFAULT_SUBNET,
         service_cidrs=params.get("service_cidrs") or (),
     )
+
+
+def node_state_argument_spec() -> Dict[str, Any]:
+    """What a mesh node's fingerprint covers (doc fragment ``kilo.mesh._node_state``)."""
+    return {
+        "interface": {"type": "str", "default": INTERFACE_NAME},
+        "route_protocols": {
+            "type": "list",
+            "elements": "int",
+            "default": [WIREGUARD_ROUTE_PROTOCOL, MESH_ROUTE_PROTOCOL],
+        },
+        "files": {"type": "list", "elements": "path", "default": []},
+        "units": {"type": "list", "elements": "str", "default": []},
+        "state_file": {"type": "path", "default": DEFAULT_STATE_FILE},
+    }

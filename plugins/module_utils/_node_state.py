@@ -53,10 +53,16 @@ except ImportError:  # plain pytest puts plugins/module_utils on sys.path (tests
 #: file): every node is then applied once more, on the first run after the upgrade
 STATE_FORMAT = 1
 
-#: where mesh_node_record keeps its record (next to the private key, root only)
-DEFAULT_STATE_FILE = "/var/lib/kilo/mesh-state.json"
-
 Read = Callable[[str], Optional[bytes]]
+
+
+def runner(module: Any) -> Run:
+    """The ``run`` seam for a module: ``AnsibleModule.run_command`` with the C locale, never failing by itself."""
+
+    def run(argv: Sequence[str], data: Optional[str] = None) -> Any:
+        return module.run_command(list(argv), data=data, check_rc=False, environ_update={"LC_ALL": "C"})
+
+    return run
 
 
 def digest(value: Any) -> str:

@@ -31,44 +31,13 @@ author:
   - kilo.mesh contributors (@kilo-mesh)
 extends_documentation_fragment:
   - kilo.mesh._attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module never changes the node; it runs the same way in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - kilo.mesh._attributes.read_only
+  - kilo.mesh._node_state
 options:
   key_path:
     description: Path of the node's WireGuard private key (written by M(kilo.mesh.wireguard_key)).
     type: path
     default: /var/lib/kilo/key
-  interface:
-    description: Name of the WireGuard interface.
-    type: str
-    default: kilo0
-  route_protocols:
-    description: Route protocol numbers whose routes (all tables, IPv4 and IPv6) belong to the mesh state.
-    type: list
-    elements: int
-    default: [117, 211]
-  files:
-    description: Files whose content belongs to the mesh state (wg-quick configuration, route restore file, units).
-    type: list
-    elements: path
-    default: []
-  units:
-    description:
-      - systemd units whose C(is-enabled) and C(is-active) states belong to the mesh state. They are read only
-        on a node booted with systemd (C(/run/systemd/system) exists).
-    type: list
-    elements: str
-    default: []
-  state_file:
-    description: The record written by M(kilo.mesh.mesh_node_record).
-    type: path
-    default: /var/lib/kilo/mesh-state.json
   wait_for_handshakes:
     description:
       - Public keys of peers to wait for. The module reads the interface until each of these peers that the
@@ -174,8 +143,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kilo.mesh.plugins.module_utils._argspec import node_state_argument_spec
 from ansible_collections.kilo.mesh.plugins.module_utils._node_state import (
-    DEFAULT_STATE_FILE,
     applied_digest,
     drifted_parts,
     fingerprint,
@@ -183,6 +152,7 @@ from ansible_collections.kilo.mesh.plugins.module_utils._node_state import (
     peer_state,
     read_dump,
     read_record,
+    runner,
     wait_for_handshakes,
 )
 from ansible_collections.kilo.mesh.plugins.module_utils._os_facts import os_facts_or_gather
@@ -191,11 +161,6 @@ from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
     is_valid_key,
     public_key_of,
     read_key_file,
-)
-from ansible_collections.kilo.mesh.plugins.module_utils.topology.constants import (
-    INTERFACE_NAME,
-    MESH_ROUTE_PROTOCOL,
-    WIREGUARD_ROUTE_PROTOCOL,
 )
 
 
@@ -214,24 +179,19 @@ def read_public_key(path, run):
 
 
 def main():
+    argument_spec = node_state_argument_spec()
+    argument_spec.update(
+        key_path=dict(type="path", default="/var/lib/kilo/key", no_log=False),
+        wait_for_handshakes=dict(type="list", elements="str", default=[], no_log=False),
+        wait_timeout=dict(type="int", default=10),
+        os_facts=dict(type="dict"),
+    )
     module = AnsibleModule(
-        argument_spec=dict(
-            key_path=dict(type="path", default="/var/lib/kilo/key", no_log=False),
-            interface=dict(type="str", default=INTERFACE_NAME),
-            route_protocols=dict(type="list", elements="int", default=[WIREGUARD_ROUTE_PROTOCOL, MESH_ROUTE_PROTOCOL]),
-            files=dict(type="list", elements="path", default=[]),
-            units=dict(type="list", elements="str", default=[]),
-            state_file=dict(type="path", default=DEFAULT_STATE_FILE),
-            wait_for_handshakes=dict(type="list", elements="str", default=[], no_log=False),
-            wait_timeout=dict(type="int", default=10),
-            os_facts=dict(type="dict"),
-        ),
+        argument_spec=argument_spec,
         supports_check_mode=True,
     )
     params = module.params
-
-    def run(argv, data=None):
-        return module.run_command(list(argv), data=data, check_rc=False, environ_update={"LC_ALL": "C"})
+    run = runner(module)
 
     try:
         gathered = None

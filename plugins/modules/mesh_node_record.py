@@ -24,6 +24,7 @@ author:
   - kilo.mesh contributors (@kilo-mesh)
 extends_documentation_fragment:
   - kilo.mesh._attributes
+  - kilo.mesh._node_state
 attributes:
   check_mode:
     support: full
@@ -37,31 +38,6 @@ options:
     description: Digest of what was applied (the P(kilo.mesh.node_digest#filter) filter of the apply inputs).
     type: str
     required: true
-  interface:
-    description: Name of the WireGuard interface.
-    type: str
-    default: kilo0
-  route_protocols:
-    description: Route protocol numbers whose routes belong to the mesh state.
-    type: list
-    elements: int
-    default: [117, 211]
-  files:
-    description: Files whose content belongs to the mesh state.
-    type: list
-    elements: path
-    default: []
-  units:
-    description:
-      - systemd units whose C(is-enabled) and C(is-active) states belong to the mesh state. They are read only
-        on a node booted with systemd (C(/run/systemd/system) exists).
-    type: list
-    elements: str
-    default: []
-  state_file:
-    description: Where the record is written.
-    type: path
-    default: /var/lib/kilo/mesh-state.json
 seealso:
   - module: kilo.mesh.mesh_node_probe
 """
@@ -88,36 +64,25 @@ state_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kilo.mesh.plugins.module_utils._argspec import node_state_argument_spec
 from ansible_collections.kilo.mesh.plugins.module_utils._node_state import (
-    DEFAULT_STATE_FILE,
     fingerprint,
     read_dump,
+    runner,
     write_record,
 )
 from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import WireGuardError
-from ansible_collections.kilo.mesh.plugins.module_utils.topology.constants import (
-    INTERFACE_NAME,
-    MESH_ROUTE_PROTOCOL,
-    WIREGUARD_ROUTE_PROTOCOL,
-)
 
 
 def main():
+    argument_spec = node_state_argument_spec()
+    argument_spec.update(digest=dict(type="str", required=True))
     module = AnsibleModule(
-        argument_spec=dict(
-            digest=dict(type="str", required=True),
-            interface=dict(type="str", default=INTERFACE_NAME),
-            route_protocols=dict(type="list", elements="int", default=[WIREGUARD_ROUTE_PROTOCOL, MESH_ROUTE_PROTOCOL]),
-            files=dict(type="list", elements="path", default=[]),
-            units=dict(type="list", elements="str", default=[]),
-            state_file=dict(type="path", default=DEFAULT_STATE_FILE),
-        ),
+        argument_spec=argument_spec,
         supports_check_mode=True,
     )
     params = module.params
-
-    def run(argv, data=None):
-        return module.run_command(list(argv), data=data, check_rc=False, environ_update={"LC_ALL": "C"})
+    run = runner(module)
 
     path = params["state_file"]
     try:

@@ -27,14 +27,7 @@ author:
   - kilo.mesh contributors (@kilo-mesh)
 extends_documentation_fragment:
   - kilo.mesh._attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module never changes the node; it runs the same way in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - kilo.mesh._attributes.read_only
 options:
   os_facts:
     description:
