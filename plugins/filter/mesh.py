@@ -9,9 +9,13 @@ Docs are in the sidecar files wg_conf.yml, wg_conf_parse.yml, endpoint_split.yml
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kilo.mesh.plugins.module_utils._node_state import digest
@@ -119,10 +123,27 @@ def wg_conf_parse(text: Any) -> dict:
         raise AnsibleFilterError(f"wg_conf_parse: {exc}") from exc
 
 
+_COLLECTION_ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.lru_cache(maxsize=1)
+def collection_version() -> str:
+    """This collection's version: MANIFEST.json of an installed collection, else galaxy.yml of a checkout."""
+    manifest = _COLLECTION_ROOT / "MANIFEST.json"
+    if manifest.is_file():
+        return str(json.loads(manifest.read_text())["collection_info"]["version"])
+    galaxy = _COLLECTION_ROOT / "galaxy.yml"
+    if galaxy.is_file():
+        return str(yaml.safe_load(galaxy.read_text())["version"])
+    return "unknown"
+
+
 def node_digest(data: Any) -> str:
-    """SHA-256 of what the mesh role applies to a node (canonical JSON), the value kilo.mesh.mesh_node_record keeps."""
+    """SHA-256 of what the mesh role applies to a node (canonical JSON) and of the collection's version: the value
+    kilo.mesh.mesh_node_record keeps. A new version of the collection gives every node a new digest, so the mesh
+    role applies every node once after an upgrade (its tasks or templates may have changed)."""
     try:
-        return digest(data)
+        return digest({"collection": collection_version(), "inputs": data})
     except (TypeError, ValueError) as exc:
         raise AnsibleFilterError(
             f"node_digest: the input is not plain data (dicts, lists, strings, numbers): {exc}"

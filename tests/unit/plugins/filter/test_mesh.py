@@ -213,3 +213,12 @@ def test_node_digest_is_the_record_digest():
     assert digest(inputs) == digest({"mtu": 1420, "node": {"peers": [{"preshared_key": "secret", "public_key": "k"}]}})
     assert digest(inputs) != digest(dict(inputs, mtu=1380))
     assert "secret" not in digest(inputs) and len(digest(inputs)) == 64
+
+
+def test_node_digest_changes_with_the_collection_version(monkeypatch):
+    from ansible_collections.kilo.mesh.plugins.filter import mesh
+
+    assert mesh.collection_version() == yaml.safe_load((FILTER_DIR.parents[1] / "galaxy.yml").read_text())["version"]
+    before = mesh.node_digest({"mtu": 1420})
+    monkeypatch.setattr(mesh, "collection_version", lambda: "99.0.0")
+    assert mesh.node_digest({"mtu": 1420}) != before
