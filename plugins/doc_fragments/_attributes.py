@@ -47,3 +47,22 @@ attributes:
   idempotent:
     support: full
 """
+
+    # An action plugin with a documentation stub in plugins/modules: runs on the controller, reads only.
+    CONTROLLER_ACTION = r"""
+options: {}
+attributes:
+  action:
+    support: full
+    description: Runs on the controller as an action plugin; it connects to no managed node.
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+  platform:
+    platforms: all
+    description: Target OS families the module runs against.
+    support: N/A
+"""

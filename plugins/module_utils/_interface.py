@@ -15,36 +15,20 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-try:
-    from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
-        Resolver,
-        Run,
-        WireGuardError,
-        diff_addresses,
-        diff_peers,
-        diff_routes,
-        endpoint_matches,
-        format_route,
-        parse_dump,
-        parse_link,
-        parse_routes,
-        route_argv,
-    )
-except ImportError:  # plain pytest puts plugins/module_utils on sys.path (tests/conftest.py)
-    from _wireguard import (  # type: ignore[no-redef]
-        Resolver,
-        Run,
-        WireGuardError,
-        diff_addresses,
-        diff_peers,
-        diff_routes,
-        endpoint_matches,
-        format_route,
-        parse_dump,
-        parse_link,
-        parse_routes,
-        route_argv,
-    )
+from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
+    Resolver,
+    Run,
+    WireGuardError,
+    diff_addresses,
+    diff_peers,
+    diff_routes,
+    endpoint_matches,
+    format_route,
+    parse_dump,
+    parse_link,
+    parse_routes,
+    route_argv,
+)
 
 #: seconds; WireGuard's REJECT_AFTER_TIME: a session with an older handshake is dead
 ROAMING_WINDOW = 180

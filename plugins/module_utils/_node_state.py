@@ -37,17 +37,13 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-try:
-    from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
-    from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
-        Run,
-        WireGuardError,
-        parse_dump,
-        parse_link,
-    )
-except ImportError:  # plain pytest puts plugins/module_utils on sys.path (tests/conftest.py)
-    from _files import write_atomic  # type: ignore[no-redef]
-    from _wireguard import Run, WireGuardError, parse_dump, parse_link  # type: ignore[no-redef]
+from ansible_collections.kilo.mesh.plugins.module_utils._files import write_atomic
+from ansible_collections.kilo.mesh.plugins.module_utils._wireguard import (
+    Run,
+    WireGuardError,
+    parse_dump,
+    parse_link,
+)
 
 #: bump when what the mesh role applies changes in a way its inputs do not show (a new task, a new
 #: file) between two releases: every node is then applied once more. (The node_digest filter also

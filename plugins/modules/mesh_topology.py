@@ -26,20 +26,7 @@ description:
   - The engine's warnings (if any) are shown as Ansible warnings.
 extends_documentation_fragment:
   - kilo.mesh._attributes
-attributes:
-  action:
-    support: full
-    description: Runs on the controller as an action plugin; it connects to no managed node.
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-  platform:
-    platforms: all
-    description: Target OS families the module runs against.
-    support: N/A
+  - kilo.mesh._attributes.controller_action
 options:
   group:
     description:

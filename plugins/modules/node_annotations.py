@@ -24,20 +24,7 @@ description:
   - Runs on the controller only and changes nothing; the C(kilo.mesh.kilo) role applies the patches.
 extends_documentation_fragment:
   - kilo.mesh._attributes
-attributes:
-  action:
-    support: full
-    description: Runs on the controller as an action plugin; it connects to no managed node.
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-  platform:
-    platforms: all
-    description: Target OS families the module runs against.
-    support: N/A
+  - kilo.mesh._attributes.controller_action
 options:
   group:
     description: Inventory group whose hosts are the Nodes. A group that does not exist or is empty gives no patches.
