@@ -60,14 +60,24 @@ if ((unprivileged)) && [[ $(id -u) -eq 0 ]]; then
   run=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$home" USER=nobody LOGNAME=nobody
     ANSIBLE_REMOTE_TMP="$home/.ansible/tmp")
   if ! "${run[@]}" test -r "$repo/tests/conftest.py"; then
-    # a checkout below a directory only root may enter (e.g. /root): nobody sees the same tree through a bind
-    # mount at a path it can reach, in a private mount namespace that ends with the run
+    # a checkout only root may enter (below /root, or a `mktemp -d` directory with mode 0700): nobody sees the
+    # same tree at a path it can reach, in a private mount namespace that ends with the run. The view is a
+    # tmpfs with mode 755 on which every top-level entry of the checkout is bind-mounted (binding the
+    # checkout itself would keep its own mode 700).
     view=$(mktemp -d /tmp/kilo-mesh-view.XXXXXX)
     chmod 755 "$view"
     trap 'rm -rf "$home"; rmdir "$view" 2>/dev/null || true' EXIT
     # shellcheck disable=SC2016 # the single-quoted script expands its own arguments
-    run=(unshare --mount --propagation private -- sh -c 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"'
-      sh "$repo" "$view" "${run[@]}")
+    show='mount -t tmpfs -o mode=755 kilo-mesh-view "$2" || exit
+      for entry in "$1"/* "$1"/.[!.]*; do
+        [ -e "$entry" ] || [ -L "$entry" ] || continue
+        name=${entry##*/}
+        if [ -L "$entry" ]; then cp -P "$entry" "$2/$name"; continue; fi
+        if [ -d "$entry" ]; then mkdir "$2/$name"; else : >"$2/$name"; fi
+        mount --bind "$entry" "$2/$name" || exit
+      done
+      cd "$2" && shift 2 && exec "$@"'
+    run=(unshare --mount --propagation private -- sh -c "$show" sh "$repo" "$view" "${run[@]}")
     venv=${venv/#"$repo"/"$view"}
     if ! "${run[@]}" test -r "$view/tests/conftest.py"; then
       echo "hack/test.sh: the user nobody cannot read $repo, not even through a bind mount at $view" \
